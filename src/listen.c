@@ -1,0 +1,386 @@
+/*
+ * The listener: bind (or take systemd's sockets), then accept and fork
+ * one child per connection, within the -c limit, until SIGTERM/SIGINT;
+ * then drain the live connections within the -T deadline.
+ */
+
+#include <sys/socket.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tcptap.h"
+
+#define BACKOFF_MS	100	/* after EMFILE, ENFILE or a failed fork */
+#define KILL_GRACE_MS	2000	/* SIGTERM to SIGKILL for stuck relays */
+#define SD_LISTEN_FDS_START 3
+
+struct kids {
+	pid_t	*pid;
+	int	 n;
+};
+
+/* A unix socket path nobody answers on is left over: remove it. */
+static int
+unix_stale(const struct endpoint *ep)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&ep->ss;
+	struct stat st;
+	int fd, stale;
+
+	if (stat(sun->sun_path, &st) == -1 || !S_ISSOCK(st.st_mode))
+		return 0;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	stale = connect(fd, (const struct sockaddr *)sun, ep->len) == -1 &&
+	    errno == ECONNREFUSED;
+	close(fd);
+	return stale && unlink(sun->sun_path) == 0;
+}
+
+static int
+bind_one(struct endpoint *ep, int backlog)
+{
+	int fd, on = 1, e;
+
+	fd = socket(ep->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return -1;
+	if (ep->ss.ss_family != AF_UNIX &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail;
+	/* :PORT binds v4 and v6 apart, so each must be v6 only. */
+	if (ep->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ep->ss, ep->len) == -1) {
+		if (errno != EADDRINUSE || ep->ss.ss_family != AF_UNIX ||
+		    !unix_stale(ep) ||
+		    bind(fd, (struct sockaddr *)&ep->ss, ep->len) == -1)
+			goto fail;
+	}
+	if (listen(fd, backlog) == -1)
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+static void
+set_port(struct endpoint *ep, in_port_t port)
+{
+	if (ep->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ep->ss)->sin_port = port;
+	else if (ep->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ep->ss)->sin6_port = port;
+}
+
+static in_port_t
+bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ((struct sockaddr_in *)&ss)->sin_port;
+	if (ss.ss_family == AF_INET6)
+		return ((struct sockaddr_in6 *)&ss)->sin6_port;
+	return 0;
+}
+
+/*
+ * Bind every address LISTEN names.  With port 0 the first bind picks
+ * the port and the others (v6 beside v4 for :0) take the same one.
+ */
+int
+listen_open(const char *spec, int backlog, struct listener *l)
+{
+	struct endpoint *eps;
+	char msg[256];
+	size_t n, i;
+	int fd;
+
+	if (addr_resolve(spec, 1, &eps, &n, msg, sizeof(msg)) == -1) {
+		warnx("listen %s: %s", spec, msg);
+		return -1;
+	}
+	if ((l->fds = calloc(n, sizeof(int))) == NULL)
+		err(EXIT_SYS, "calloc");
+	for (i = 0; i < n; i++) {
+		if ((fd = bind_one(&eps[i], backlog)) == -1) {
+			warn("listen %s", spec);
+			free(eps);
+			return -1;
+		}
+		if (i == 0)
+			for (size_t j = 1; j < n; j++)
+				set_port(&eps[j], bound_port(fd));
+		l->fds[l->nfds++] = fd;
+	}
+	if (eps[0].ss.ss_family == AF_UNIX)
+		l->unix_path = strdup(((struct sockaddr_un *)&eps[0].ss)->
+		    sun_path);
+	free(eps);
+	return 0;
+}
+
+/* systemd's sockets (Accept=no): LISTEN_PID, LISTEN_FDS, fds from 3. */
+int
+listen_sd(struct listener *l)
+{
+	const char *s, *errstr;
+	socklen_t sl;
+	int n, i, fd, acc;
+
+	if ((s = getenv("LISTEN_PID")) == NULL ||
+	    strtonum(s, 1, INT32_MAX, &errstr) != getpid() ||
+	    (s = getenv("LISTEN_FDS")) == NULL) {
+		warnx("listen sd: no sockets passed (LISTEN_PID, LISTEN_FDS)");
+		return -1;
+	}
+	n = (int)strtonum(s, 1, 1024, &errstr);
+	if (errstr != NULL) {
+		warnx("listen sd: LISTEN_FDS=%s: %s", s, errstr);
+		return -1;
+	}
+	(void)unsetenv("LISTEN_PID");
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("LISTEN_FDNAMES");
+	if ((l->fds = calloc((size_t)n, sizeof(int))) == NULL)
+		err(EXIT_SYS, "calloc");
+	for (i = 0; i < n; i++) {
+		fd = SD_LISTEN_FDS_START + i;
+		sl = sizeof(acc);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) ==
+		    -1 || !acc) {
+			warnx("listen sd: fd %d is not a listening socket", fd);
+			return -1;
+		}
+		if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+		    fd_nonblock(fd) == -1) {
+			warn("listen sd: fd %d", fd);
+			return -1;
+		}
+		l->fds[l->nfds++] = fd;
+	}
+	return 0;
+}
+
+int
+listen_port(const struct listener *l)
+{
+	return l->nfds > 0 ? ntohs(bound_port(l->fds[0])) : 0;
+}
+
+static void
+kids_reap(struct kids *k)
+{
+	pid_t pid;
+	int i, status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		for (i = 0; i < k->n; i++)
+			if (k->pid[i] == pid) {
+				k->pid[i] = k->pid[--k->n];
+				break;
+			}
+}
+
+static void
+kids_signal(const struct kids *k, int sig)
+{
+	int i;
+
+	for (i = 0; i < k->n; i++)
+		(void)kill(k->pid[i], sig);
+}
+
+static void
+listen_close(struct listener *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nfds; i++)
+		(void)close(l->fds[i]);
+	l->nfds = 0;
+	if (l->unix_path != NULL)
+		(void)unlink(l->unix_path);
+}
+
+/* The child's start: its own signals, no listener fds, then serve. */
+static void __attribute__((noreturn))
+child_serve(struct listener *l, int sigfd, int fd,
+    int (*serve)(int, void *), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < l->nfds; i++)
+		(void)close(l->fds[i]);
+	(void)close(sigfd);
+	/* ^C at a terminal drains through the listener, not here. */
+	(void)signal(SIGINT, SIG_IGN);
+	_exit(serve(fd, arg));
+}
+
+/*
+ * Accept one connection and fork its child.  Returns the backoff in ms
+ * when resources ran out, else 0.
+ */
+static int
+accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
+    int (*serve)(int, void *), void *arg)
+{
+	pid_t pid;
+	int fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		switch (errno) {
+		case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
+			log_event(LOG_WARNING, "backoff accept: %s",
+			    strerror(errno));
+			return BACKOFF_MS;
+		default:	/* EAGAIN, ECONNABORTED, EINTR, EPROTO */
+			return 0;
+		}
+	}
+	if ((pid = fork()) == -1) {
+		log_event(LOG_WARNING, "backoff fork: %s", strerror(errno));
+		conn_abort(fd);
+		return BACKOFF_MS;
+	}
+	if (pid == 0)
+		child_serve(l, sigfd, fd, serve, arg);
+	(void)close(fd);
+	k->pid[k->n++] = pid;
+	return 0;
+}
+
+/* Returns 1 when the listener should stop. */
+static int
+listen_signal(struct listener *l, int sigfd, struct kids *k,
+    uint64_t *deadline)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return 0;
+	if (si.ssi_signo == SIGCHLD) {
+		kids_reap(k);
+		return 0;
+	}
+	if (*deadline != 0)	/* a second signal: end them now */
+		*deadline = mono_us();
+	else {
+		listen_close(l);
+		*deadline = mono_us() + (uint64_t)l->drain_s * 1000000;
+		log_event(LOG_INFO, "drain conns=%d secs=%d", k->n,
+		    l->drain_s);
+	}
+	return 1;
+}
+
+static int
+ms_until(uint64_t when)
+{
+	uint64_t now = mono_us();
+
+	return when <= now ? 0 : (int)((when - now + 999) / 1000);
+}
+
+/* Past the deadline SIGTERM the relays, then SIGKILL the stuck ones. */
+static int
+drain_step(const struct kids *k, uint64_t deadline, uint64_t *killat)
+{
+	if (*killat == 0 && ms_until(deadline) == 0) {
+		log_event(LOG_INFO, "drain deadline conns=%d", k->n);
+		kids_signal(k, SIGTERM);
+		*killat = mono_us() + KILL_GRACE_MS * 1000;
+	}
+	if (*killat != 0 && ms_until(*killat) == 0) {
+		kids_signal(k, SIGKILL);
+		*killat = mono_us() + 100 * 1000;
+	}
+	return *killat != 0 ? ms_until(*killat) : ms_until(deadline);
+}
+
+/*
+ * Serve until SIGTERM or SIGINT, then drain: live connections get
+ * drain_s seconds, then SIGTERM (they end as "shutdown"), then SIGKILL.
+ */
+int
+listen_serve(struct listener *l, int (*serve)(int, void *), void *arg)
+{
+	struct pollfd *pfd;
+	struct kids k;
+	sigset_t mask;
+	uint64_t deadline = 0, backoff = 0, killat = 0;
+	nfds_t n, i;
+	int sigfd, ms;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
+	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) == -1)
+		err(EXIT_SYS, "signalfd");
+	k.n = 0;
+	if ((k.pid = calloc((size_t)l->max_conns, sizeof(pid_t))) == NULL ||
+	    (pfd = calloc(l->nfds + 1, sizeof(*pfd))) == NULL)
+		err(EXIT_SYS, "calloc");
+	for (;;) {
+		kids_reap(&k);
+		if (deadline != 0 && k.n == 0)
+			break;
+		pfd[0].fd = sigfd;
+		pfd[0].events = POLLIN;
+		n = 1;
+		ms = -1;
+		if (deadline == 0 && k.n < l->max_conns &&
+		    (ms = ms_until(backoff)) == 0) {
+			ms = -1;
+			for (i = 0; i < l->nfds; i++, n++) {
+				pfd[n].fd = l->fds[i];
+				pfd[n].events = POLLIN;
+			}
+		}
+		if (deadline != 0)
+			ms = drain_step(&k, deadline, &killat);
+		if (poll(pfd, n, ms) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(EXIT_SYS, "poll");
+		}
+		if (pfd[0].revents != 0 &&
+		    listen_signal(l, sigfd, &k, &deadline))
+			continue;
+		for (i = 1; i < n && k.n < l->max_conns; i++)
+			if (pfd[i].revents != 0 && accept_one(l, pfd[i].fd,
+			    sigfd, &k, serve, arg) > 0)
+				backoff = mono_us() + BACKOFF_MS * 1000;
+	}
+	listen_close(l);
+	free(k.pid);
+	free(pfd);
+	close(sigfd);
+	log_event(LOG_INFO, "exit");
+	return 0;
+}

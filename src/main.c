@@ -1,0 +1,209 @@
+/*
+ * tcptap: relay TCP connections, or run a program per connection, and
+ * show what flows.  This file decides how we were started (standalone,
+ * sd, --inetd) and hands every connection to the one session code.
+ */
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tcptap.h"
+
+#define DEFAULT_PIPE_SIZE	(256 * 1024)
+
+enum {
+	OPT_INETD = 256, OPT_NO_SPLICE, OPT_CONNECT_TIMEOUT, OPT_PIPE_SIZE,
+};
+
+static const struct option longopts[] = {
+	{ "inetd",		no_argument,		NULL, OPT_INETD },
+	{ "no-splice",		no_argument,		NULL, OPT_NO_SPLICE },
+	{ "connect-timeout",	required_argument,	NULL,
+	    OPT_CONNECT_TIMEOUT },
+	{ "pipe-size",		required_argument,	NULL, OPT_PIPE_SIZE },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "version",		no_argument,		NULL, 'V' },
+	{ NULL,			0,			NULL, 0 },
+};
+
+struct opts {
+	int		 backlog;
+	int		 inetd;
+	int		 verbosity;
+	const char	*portfile;
+	struct listener	 l;
+	struct serve_ctx ctx;
+};
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	FILE *f = status == 0 ? stdout : stderr;
+
+	fprintf(f,
+"usage: tcptap [-qv] [-b backlog] [-c conns] [-P portfile] [-T secs] [-w secs]\n"
+"              [--connect-timeout secs] [--no-splice] listen target\n"
+"       tcptap [options] listen -- prog [arg ...]\n"
+"       tcptap --inetd [options] target\n");
+	exit(status);
+}
+
+static void
+parse_opts(int argc, char *argv[], struct opts *o)
+{
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "+b:c:hP:qT:vVw:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			o->backlog = (int)parse_num(optarg, 1, INT_MAX, "-b");
+			break;
+		case 'c':
+			o->l.max_conns = (int)parse_num(optarg, 1, 1000000,
+			    "-c");
+			break;
+		case 'h':
+			usage(0);
+		case 'P':
+			o->portfile = optarg;
+			break;
+		case 'q':
+			o->verbosity--;
+			break;
+		case 'T':
+			o->l.drain_s = (int)parse_num(optarg, 0, 86400, "-T");
+			break;
+		case 'v':
+			o->verbosity++;
+			break;
+		case 'V':
+			printf("tcptap %s\n", TCPTAP_VERSION);
+			exit(0);
+		case 'w':
+			o->ctx.ro.idle_ms = 1000 * (int)parse_num(optarg, 1,
+			    86400, "-w");
+			break;
+		case OPT_INETD:
+			o->inetd = 1;
+			break;
+		case OPT_NO_SPLICE:
+			o->ctx.ro.no_splice = 1;
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			o->ctx.connect_ms = 1000 * (int)parse_num(optarg, 1,
+			    3600, "--connect-timeout");
+			break;
+		case OPT_PIPE_SIZE:
+			o->ctx.ro.pipe_size = (int)parse_num(optarg, 4096,
+			    1 << 30, "--pipe-size");
+			break;
+		default:
+			usage(EXIT_USAGE);
+		}
+	}
+}
+
+static void
+resolve_target(struct serve_ctx *c, const char *spec)
+{
+	char msg[256];
+
+	c->target_spec = spec;
+	if (addr_resolve(spec, 0, &c->target, &c->ntarget, msg,
+	    sizeof(msg)) == -1)
+		errx(EXIT_SYS, "target %s: %s", spec, msg);
+}
+
+/* Log to syslog when fd 2 is the client (inetd): never to the client. */
+static void
+start_log(const struct opts *o)
+{
+	int level = o->verbosity < 0 ? LOG_WARNING :
+	    o->verbosity > 0 ? LOG_DEBUG : LOG_INFO;
+	int fd;
+
+	if (o->inetd && log_fd2_is_socket0()) {
+		log_init(level, 1);
+		if ((fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1 ||
+		    dup2(fd, STDERR_FILENO) == -1)
+			err(EXIT_SYS, "/dev/null");
+		(void)close(fd);
+		return;
+	}
+	log_init(level, 0);
+}
+
+static int
+run_inetd(struct opts *o, int argc, char *argv[])
+{
+	if (argc != 1)
+		usage(EXIT_USAGE);
+	resolve_target(&o->ctx, argv[0]);
+	return session_relay(&o->ctx, STDIN_FILENO, STDOUT_FILENO);
+}
+
+static int
+run_listener(struct opts *o, int argc, char *argv[])
+{
+	const char *spec = argv[0];
+	int r;
+
+	if (argc >= 3 && strcmp(argv[1], "--") == 0)
+		o->ctx.prog = argv + 2;
+	else if (argc == 2)
+		resolve_target(&o->ctx, argv[1]);
+	else
+		usage(EXIT_USAGE);
+	r = strcmp(spec, "sd") == 0 ? listen_sd(&o->l) :
+	    listen_open(spec, o->backlog, &o->l);
+	if (r == -1)
+		return EXIT_SYS;
+	if (o->portfile != NULL && portfile_write(o->portfile,
+	    listen_port(&o->l)) == -1)
+		err(EXIT_SYS, "%s", o->portfile);
+	if (notify_ready() == -1)
+		log_event(LOG_WARNING, "warn NOTIFY_SOCKET: %s",
+		    strerror(errno));
+	for (size_t i = 0; i < o->l.nfds; i++) {
+		char a[ADDR_STRLEN];
+
+		addr_local(o->l.fds[i], a, sizeof(a));
+		log_event(LOG_INFO, "listen addr=%s %s=%s", a,
+		    o->ctx.prog ? "prog" : "target",
+		    o->ctx.prog ? o->ctx.prog[0] : o->ctx.target_spec);
+	}
+	return listen_serve(&o->l, session_serve, &o->ctx);
+}
+
+int
+main(int argc, char *argv[], char *envp[])
+{
+	struct opts o;
+
+	setproctitle_init(argc, argv, envp);
+	memset(&o, 0, sizeof(o));
+	o.backlog = SOMAXCONN;
+	o.l.max_conns = 100;
+	o.l.drain_s = 5;
+	o.ctx.ro.idle_ms = -1;
+	o.ctx.ro.pipe_size = DEFAULT_PIPE_SIZE;
+	o.ctx.connect_ms = 10000;
+	parse_opts(argc, argv, &o);
+	argc -= optind;
+	argv += optind;
+	start_log(&o);
+	if (o.inetd)
+		return run_inetd(&o, argc, argv);
+	if (argc < 2)
+		usage(EXIT_USAGE);
+	return run_listener(&o, argc, argv);
+}
