@@ -21,6 +21,7 @@
 
 enum {
 	OPT_INETD = 256, OPT_NO_SPLICE, OPT_CONNECT_TIMEOUT, OPT_PIPE_SIZE,
+	OPT_TAP_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -28,6 +29,7 @@ static const struct option longopts[] = {
 	{ "no-splice",		no_argument,		NULL, OPT_NO_SPLICE },
 	{ "connect-timeout",	required_argument,	NULL,
 	    OPT_CONNECT_TIMEOUT },
+	{ "tap-timeout",	required_argument,	NULL, OPT_TAP_TIMEOUT },
 	{ "pipe-size",		required_argument,	NULL, OPT_PIPE_SIZE },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -49,8 +51,9 @@ usage(int status)
 	FILE *f = status == 0 ? stdout : stderr;
 
 	fprintf(f,
-"usage: tcptap [-qv] [-b backlog] [-c conns] [-P portfile] [-T secs] [-w secs]\n"
-"              [--connect-timeout secs] [--no-splice] listen target\n"
+"usage: tcptap [-qv] [-b backlog] [-c conns] [-P portfile] [-T secs] [-t cmd]\n"
+"              [-w secs] [--connect-timeout secs] [--no-splice]\n"
+"              [--pipe-size bytes] [--tap-timeout secs] listen target\n"
 "       tcptap [options] listen -- prog [arg ...]\n"
 "       tcptap --inetd [options] target\n");
 	exit(status);
@@ -61,7 +64,7 @@ parse_opts(int argc, char *argv[], struct opts *o)
 {
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "+b:c:hP:qT:vVw:", longopts,
+	while ((ch = getopt_long(argc, argv, "+b:c:hP:qT:t:vVw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
@@ -82,6 +85,13 @@ parse_opts(int argc, char *argv[], struct opts *o)
 		case 'T':
 			o->l.drain_s = (int)parse_num(optarg, 0, 86400, "-T");
 			break;
+		case 't':
+			o->ctx.taps = reallocarray(o->ctx.taps,
+			    (size_t)o->ctx.ntaps + 1, sizeof(char *));
+			if (o->ctx.taps == NULL)
+				err(EXIT_SYS, "reallocarray");
+			o->ctx.taps[o->ctx.ntaps++] = optarg;
+			break;
 		case 'v':
 			o->verbosity++;
 			break;
@@ -101,6 +111,10 @@ parse_opts(int argc, char *argv[], struct opts *o)
 		case OPT_CONNECT_TIMEOUT:
 			o->ctx.connect_ms = 1000 * (int)parse_num(optarg, 1,
 			    3600, "--connect-timeout");
+			break;
+		case OPT_TAP_TIMEOUT:
+			o->ctx.tap_timeout_ms = 1000 * (int)parse_num(optarg,
+			    1, 86400, "--tap-timeout");
 			break;
 		case OPT_PIPE_SIZE:
 			o->ctx.ro.pipe_size = (int)parse_num(optarg, 4096,
@@ -148,6 +162,7 @@ run_inetd(struct opts *o, int argc, char *argv[])
 	if (argc != 1)
 		usage(EXIT_USAGE);
 	resolve_target(&o->ctx, argv[0]);
+	o->ctx.inetd = 1;
 	return session_relay(&o->ctx, STDIN_FILENO, STDOUT_FILENO);
 }
 

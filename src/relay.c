@@ -6,6 +6,8 @@
  * when it is empty: with a byte count of our own, EAGAIN from a fill
  * then means "source empty" and from a flush "destination full", so we
  * poll for exactly the one thing that lets us go on (NOTES.md 2).
+ * With taps, each fill is tee(2)d to every tap before P drains, and P
+ * is refilled only when every tap has taken the last record (tap.c).
  */
 
 #include <sys/signalfd.h>
@@ -25,6 +27,7 @@
 #define ROUNDS		16	/* fill/flush rounds before the other half */
 
 enum { C2S, S2C };
+enum { SIGNALS = -1, TAPS = -2 };	/* who is behind a pollfd */
 
 struct half {
 	const char	*name;
@@ -43,6 +46,7 @@ struct relay {
 	struct session		*s;
 	const struct relay_opts	*o;
 	struct half		 h[2];
+	struct taps		*taps;
 	int			 sigfd;
 	uint64_t		 last;	/* CLOCK_MONOTONIC of last progress */
 	const char		*reason;	/* set when it ends */
@@ -89,17 +93,20 @@ relay_fail(struct relay *r, int dir, int from_source, int e)
 }
 
 static int
-half_open_pipe(struct half *h, const struct relay_opts *o)
+half_open_pipe(struct half *h, const struct relay_opts *o,
+    const struct taps *ts)
 {
-	int sz;
+	int sz, want = o->pipe_size;
 
 	if (o->no_splice)
 		goto copy;
 	if (pipe2(h->p, O_CLOEXEC | O_NONBLOCK) == -1)
 		return -1;
 	/* Under pipe-user-pages-soft this fails: keep the size we got. */
-	if (o->pipe_size > 0)
-		(void)fcntl(h->p[1], F_SETPIPE_SZ, o->pipe_size);
+	if (ts->n > 0 && ts->cap > 0 && (want <= 0 || (size_t)want > ts->cap))
+		want = (int)ts->cap;
+	if (want > 0)
+		(void)fcntl(h->p[1], F_SETPIPE_SZ, want);
 	if ((sz = fcntl(h->p[1], F_GETPIPE_SZ)) == -1)
 		return -1;
 	h->cap = (size_t)sz;
@@ -155,10 +162,16 @@ half_fill(struct relay *r, int dir)
 		h->eof = 1;
 		if (r->first_fin == NULL)
 			r->first_fin = side_of_source(dir);
+		taps_record(r->taps, "shut", h->name, NULL, 0);
 		return 0;
 	}
 	h->held = (size_t)n;
 	h->off = 0;
+	if (h->buf != NULL)
+		taps_record(r->taps, "data", h->name, h->buf, (size_t)n);
+	else
+		taps_tee(r->taps, h->p[0], (size_t)n, h->name);
+	taps_pump(r->taps);
 	r->last = mono_us();
 	return n;
 }
@@ -223,7 +236,7 @@ half_pump(struct relay *r, int dir)
 	for (i = 0; i < ROUNDS && r->reason == NULL; i++) {
 		if (h->held > 0 && half_flush(r, dir) <= 0)
 			return;
-		if (h->held > 0 || h->eof)
+		if (h->held > 0 || h->eof || !taps_idle(r->taps))
 			return;
 		if (half_fill(r, dir) <= 0) {
 			if (h->eof && !h->done && r->reason == NULL)
@@ -233,38 +246,50 @@ half_pump(struct relay *r, int dir)
 	}
 }
 
-/* What each half waits for: data to read, or room to write. */
+/*
+ * What each half waits for: data to read (when the taps have taken
+ * the last record), or room to write; and the taps, room in theirs.
+ */
 static nfds_t
 relay_want(struct relay *r, struct pollfd *pfd, int *who)
 {
 	nfds_t n = 0;
-	int dir;
+	int dir, idle = taps_idle(r->taps);
 
 	pfd[n].fd = r->sigfd;
 	pfd[n].events = POLLIN;
-	who[n++] = -1;
+	who[n++] = SIGNALS;
 	for (dir = C2S; dir <= S2C; dir++) {
 		struct half *h = &r->h[dir];
 
-		if (h->done)
+		if (h->done || (h->held == 0 && (h->eof || !idle)))
 			continue;
 		pfd[n].fd = h->held > 0 ? h->to : h->from;
 		pfd[n].events = h->held > 0 ? POLLOUT : POLLIN;
 		who[n++] = dir;
 	}
-	return n;
+	return n + taps_want(r->taps, pfd + n, who + n, TAPS);
 }
 
 static int
 relay_poll_ms(struct relay *r)
 {
 	uint64_t idle, limit;
+	int tms = taps_poll_ms(r->taps), ms;
 
 	if (r->o->idle_ms < 0)
-		return -1;
+		return tms;
 	idle = mono_us() - r->last;
 	limit = (uint64_t)r->o->idle_ms * 1000;
-	return idle >= limit ? 0 : (int)((limit - idle + 999) / 1000);
+	ms = idle >= limit ? 0 : (int)((limit - idle + 999) / 1000);
+	return tms >= 0 && tms < ms ? tms : ms;
+}
+
+static int
+relay_idle_over(struct relay *r)
+{
+	return r->o->idle_ms >= 0 &&
+	    mono_us() - r->last >= (uint64_t)r->o->idle_ms * 1000;
 }
 
 static void
@@ -281,10 +306,16 @@ relay_signal(struct relay *r)
 static void
 relay_loop(struct relay *r)
 {
-	struct pollfd pfd[3];
-	int who[3], ms, rc;
+	struct pollfd *pfd;
+	int *who, ms, rc, tapped;
 	nfds_t i, n;
 
+	pfd = calloc(3 + (size_t)r->taps->n, sizeof(*pfd));
+	who = calloc(3 + (size_t)r->taps->n, sizeof(*who));
+	if (pfd == NULL || who == NULL) {
+		relay_end(r, "error", "relay");
+		goto out;
+	}
 	half_pump(r, C2S);
 	half_pump(r, S2C);
 	while (r->reason == NULL) {
@@ -302,19 +333,30 @@ relay_loop(struct relay *r)
 			relay_end(r, "error", "relay");
 			break;
 		}
-		if (rc == 0 && relay_poll_ms(r) == 0) {
+		if (rc == 0 && relay_idle_over(r)) {
 			relay_end(r, "timeout", "relay");
 			break;
 		}
+		tapped = rc == 0;	/* a tap may be due to be dropped */
 		for (i = 0; i < n; i++) {
 			if (pfd[i].revents == 0)
 				continue;
-			if (who[i] == -1)
+			if (who[i] == SIGNALS)
 				relay_signal(r);
+			else if (who[i] == TAPS)
+				tapped = 1;
 			else
 				half_pump(r, who[i]);
 		}
+		if (tapped) {
+			taps_pump(r->taps);
+			half_pump(r, C2S);
+			half_pump(r, S2C);
+		}
 	}
+out:
+	free(pfd);
+	free(who);
 }
 
 /* Close every fd of the connection once; reset them when it failed. */
@@ -356,17 +398,33 @@ half_init(struct half *h, const char *name, int from, int to)
  * Relay until both sides are done, a side resets, the idle timeout
  * passes or sigfd says stop.  Logs the end; 0 for a clean end.
  */
+static void
+relay_record_close(struct relay *r, uint64_t dur)
+{
+	char p[256];
+	int n;
+
+	n = snprintf(p, sizeof(p), "reason=%s\nby=%s\nc2s_bytes=%llu\n"
+	    "s2c_bytes=%llu\nduration_us=%llu\n", r->reason, r->by,
+	    (unsigned long long)r->h[C2S].bytes,
+	    (unsigned long long)r->h[S2C].bytes, (unsigned long long)dur);
+	if (n > 0 && (size_t)n < sizeof(p))
+		taps_record(r->taps, "close", "-", p, (size_t)n);
+}
+
 int
 relay_run(struct session *s, struct relay_ends *e,
-    const struct relay_opts *o, int sigfd)
+    const struct relay_opts *o, struct taps *ts, int sigfd)
 {
 	struct relay r;
+	uint64_t dur;
 	int dir, fds[4] = { e->cin, e->cout, e->sin, e->sout }, i;
 
 	memset(&r, 0, sizeof(r));
 	r.s = s;
 	r.o = o;
 	r.sigfd = sigfd;
+	r.taps = ts;
 	r.last = mono_us();
 	half_init(&r.h[C2S], "c2s", e->cin, e->sout);
 	half_init(&r.h[S2C], "s2c", e->sin, e->cout);
@@ -374,7 +432,7 @@ relay_run(struct session *s, struct relay_ends *e,
 		if (fd_nonblock(fds[i]) == -1)
 			relay_fail(&r, C2S, 1, errno);
 	for (dir = C2S; dir <= S2C && r.reason == NULL; dir++)
-		if (half_open_pipe(&r.h[dir], o) == -1) {
+		if (half_open_pipe(&r.h[dir], o, ts) == -1) {
 			log_event(LOG_ERR, "error sid=%s pipe: %s", s->sid,
 			    strerror(errno));
 			relay_end(&r, "error", "relay");
@@ -382,11 +440,12 @@ relay_run(struct session *s, struct relay_ends *e,
 	if (r.reason == NULL)
 		relay_loop(&r);
 	relay_close(&r);
+	dur = mono_us() - s->open_mono;
 	log_event(LOG_INFO, "close sid=%s reason=%s by=%s c2s_bytes=%llu "
 	    "s2c_bytes=%llu duration_us=%llu", s->sid, r.reason, r.by,
 	    (unsigned long long)r.h[C2S].bytes,
-	    (unsigned long long)r.h[S2C].bytes,
-	    (unsigned long long)(mono_us() - s->open_mono));
+	    (unsigned long long)r.h[S2C].bytes, (unsigned long long)dur);
+	relay_record_close(&r, dur);
 	for (dir = C2S; dir <= S2C; dir++) {
 		free(r.h[dir].buf);
 		if (r.h[dir].p[0] != -1) {

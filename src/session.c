@@ -8,6 +8,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,17 +49,62 @@ session_sigfd(void)
 	return fd;
 }
 
+/* The open record: addresses as key=value lines (DESIGN.md). */
+static void
+session_record_open(struct taps *ts, const struct session *s,
+    const char *prog)
+{
+	char p[4 * ADDR_STRLEN];
+	int n;
+
+	n = snprintf(p, sizeof(p), "client=%s\n%s%s%slisten=%s\n%s%s%s",
+	    s->client, *s->server ? "server=" : "", s->server,
+	    *s->server ? "\n" : "", s->local, prog ? "prog=" : "",
+	    prog ? prog : "", prog ? "\n" : "");
+	if (n > 0 && (size_t)n < sizeof(p))
+		taps_record(ts, "open", "-", p, (size_t)n);
+}
+
+static int
+session_taps(const struct serve_ctx *c, const struct session *s,
+    struct taps *ts)
+{
+	memset(ts, 0, sizeof(*ts));
+	ts->timeout_ms = c->tap_timeout_ms;
+	ts->pipe_size = c->ro.pipe_size;
+	if (taps_start(ts, s, c->taps, c->ntaps,
+	    c->inetd ? STDERR_FILENO : STDOUT_FILENO) == -1) {
+		log_event(LOG_ERR, "error sid=%s taps: %s", s->sid,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A failed connection still reaches the taps: open, then close. */
+static void
+session_fail(struct session *s, struct taps *ts)
+{
+	static const char p[] = "reason=error\nby=relay\nc2s_bytes=0\n"
+	    "s2c_bytes=0\nduration_us=0\n";
+
+	session_record_open(ts, s, NULL);
+	taps_record(ts, "close", "-", p, sizeof(p) - 1);
+	taps_finish(ts);
+}
+
 /* Relay the client on cin/cout to the target. */
 int
 session_relay(const struct serve_ctx *c, int cin, int cout)
 {
 	struct session s;
+	struct taps ts;
 	struct relay_ends e;
 	char why[ADDR_STRLEN + 128];
 	int sfd, sigfd, rc;
 
 	session_begin(&s, cin);
-	if ((sigfd = session_sigfd()) == -1)
+	if ((sigfd = session_sigfd()) == -1 || session_taps(c, &s, &ts) == -1)
 		return EXIT_SYS;
 	sfd = conn_to_target(c->target, c->ntarget, c->connect_ms, s.server,
 	    sizeof(s.server), why, sizeof(why));
@@ -68,6 +114,7 @@ session_relay(const struct serve_ctx *c, int cin, int cout)
 		conn_abort(cin);
 		if (cout != cin)
 			conn_abort(cout);
+		session_fail(&s, &ts);
 		return EXIT_SYS;
 	}
 	conn_tune(cin);
@@ -75,10 +122,55 @@ session_relay(const struct serve_ctx *c, int cin, int cout)
 	log_event(LOG_INFO, "open sid=%s client=%s server=%s", s.sid,
 	    s.client, s.server);
 	setproctitle("%s -> %s", s.client, s.server);
+	session_record_open(&ts, &s, NULL);
 	e.cin = cin;
 	e.cout = cout;
 	e.sin = e.sout = sfd;
-	rc = relay_run(&s, &e, &c->ro, sigfd);
+	rc = relay_run(&s, &e, &c->ro, &ts, sigfd);
+	taps_finish(&ts);
+	close(sigfd);
+	return rc == 0 ? 0 : EXIT_SYS;
+}
+
+/*
+ * Exec mode with taps: the relay sits between the client and PROG's
+ * stdin and stdout pipes (as recordio does), so taps see it all.
+ */
+static int
+session_exec_relayed(const struct serve_ctx *c, struct session *s, int fd)
+{
+	struct relay_ends e;
+	struct taps ts;
+	int in[2], out[2], sigfd, rc;
+	pid_t pid;
+
+	if ((sigfd = session_sigfd()) == -1 || session_taps(c, s, &ts) == -1)
+		return EXIT_SYS;
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	    (pid = fork()) == -1) {
+		log_event(LOG_ERR, "error sid=%s exec: %s", s->sid,
+		    strerror(errno));
+		conn_abort(fd);
+		session_fail(s, &ts);
+		return EXIT_SYS;
+	}
+	if (pid == 0) {
+		if (dup2(in[0], STDIN_FILENO) == -1 ||
+		    dup2(out[1], STDOUT_FILENO) == -1)
+			_exit(EXIT_SYS);
+		exec_prog(c->prog);
+	}
+	(void)close(in[0]);
+	(void)close(out[1]);
+	conn_tune(fd);
+	setproctitle("%s -> %s", s->client, c->prog[0]);
+	session_record_open(&ts, s, c->prog[0]);
+	e.cin = e.cout = fd;
+	e.sin = out[0];
+	e.sout = in[1];
+	rc = relay_run(s, &e, &c->ro, &ts, sigfd);
+	child_wait(pid, 5000);
+	taps_finish(&ts);
 	close(sigfd);
 	return rc == 0 ? 0 : EXIT_SYS;
 }
@@ -92,6 +184,8 @@ session_exec(const struct serve_ctx *c, int fd)
 	session_begin(&s, fd);
 	log_event(LOG_INFO, "open sid=%s client=%s prog=%s", s.sid, s.client,
 	    c->prog[0]);
+	if (c->ntaps > 0)
+		return session_exec_relayed(c, &s, fd);
 	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1) {
 		log_event(LOG_ERR, "error sid=%s dup2: %s", s.sid,
 		    strerror(errno));

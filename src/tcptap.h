@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <syslog.h>
@@ -39,6 +40,46 @@ void	 log_event(int, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 log_fd2_is_socket0(void);
 
+/* sid.c: session ids unique on the host */
+#define SID_MAX	20
+void	 sid_make(char *, size_t);
+
+/* tapstream.c: the tap stream, written by tcptap, read by every filter */
+#define TAP_HDR		64	/* header line, '\n' included */
+#define TAP_KIND_MAX	8
+#define TAP_LEN_MAX	99999999999ULL	/* 11 digits */
+struct tap_rec {
+	char		 kind[TAP_KIND_MAX + 1];
+	char		 sid[SID_MAX + 1];
+	uint64_t	 us;		/* UNIX_US */
+	char		 dir[4];	/* "c2s", "s2c" or "-" */
+	uint64_t	 len;		/* payload bytes */
+};
+struct tap_reader {
+	int		 fd;
+	const char	*name;		/* for messages: file name or "stdin" */
+	uint64_t	 recno;		/* records read, from 1 */
+	uint64_t	 left;		/* payload bytes of this record unread */
+	char		*buf;		/* read-ahead */
+	size_t		 bufsz, off, end;
+	int		 unbuffered;	/* read no byte past a header */
+	char		 err[128];	/* why the last call failed */
+};
+int	 tap_header(char *, const char *, const char *, uint64_t,
+	    const char *, uint64_t);
+int	 tap_write(int, const char *, const char *, uint64_t, const char *,
+	    const void *, size_t);
+int	 tap_reader_init(struct tap_reader *, int, const char *, int);
+void	 tap_reader_free(struct tap_reader *);
+int	 tap_next(struct tap_reader *, struct tap_rec *);
+ssize_t	 tap_payload(struct tap_reader *, void *, size_t);
+int	 tap_skip(struct tap_reader *);
+int	 tap_kv(const char *, size_t, const char *, char *, size_t);
+
+/* hex.c: the one hex formatter */
+size_t	 hex_line(char *, uint64_t, const unsigned char *, size_t);
+size_t	 hex_encode(char *, const unsigned char *, size_t);
+
 /* util.c: small things every program needs */
 uint64_t now_us(void);
 uint64_t mono_us(void);
@@ -46,11 +87,8 @@ int	 fd_nonblock(int);
 int	 fd_block(int);
 int	 write_all(int, const void *, size_t);
 void	 child_reset_signals(void);
+void	 child_wait(pid_t, int);
 long long parse_num(const char *, long long, long long, const char *);
-
-/* sid.c: session ids unique on the host */
-#define SID_MAX	20
-void	 sid_make(char *, size_t);
 
 /* conn.c: the legs of one connection */
 int	 conn_to_target(const struct endpoint *, size_t, int, char *, size_t,
@@ -68,6 +106,37 @@ struct session {
 	uint64_t	 open_mono;	/* CLOCK_MONOTONIC at open */
 };
 
+/* tap.c: the programs that watch one connection */
+struct tap {
+	char		*cmd;
+	pid_t		 pid;
+	int		 fd;		/* T: the tap's stdin, our end */
+	int		 s[2];		/* S: staging pipe for tee(2) */
+	char		*out;		/* queued headers and small payloads */
+	size_t		 outcap, outlen, outoff;
+	size_t		 staged;	/* payload in S after out */
+	uint64_t	 since;		/* last progress while it had work */
+	int		 dead;
+};
+struct taps {
+	const struct session	*s;
+	struct tap		*t;
+	int			 n;
+	int			 timeout_ms;	/* --tap-timeout, 0 for none */
+	int			 pipe_size;
+	size_t			 cap;		/* smallest S: P's limit */
+};
+int	 taps_start(struct taps *, const struct session *, char **, int,
+	    int);
+void	 taps_record(struct taps *, const char *, const char *,
+	    const void *, size_t);
+void	 taps_tee(struct taps *, int, size_t, const char *);
+int	 taps_idle(const struct taps *);
+void	 taps_pump(struct taps *);
+nfds_t	 taps_want(const struct taps *, struct pollfd *, int *, int);
+int	 taps_poll_ms(const struct taps *);
+void	 taps_finish(struct taps *);
+
 /* relay.c: move bytes both ways until the connection ends */
 struct relay_opts {
 	int		 idle_ms;	/* -w, -1 for none */
@@ -79,7 +148,7 @@ struct relay_ends {
 	int		 sin, sout;	/* server side: read, write */
 };
 int	 relay_run(struct session *, struct relay_ends *,
-	    const struct relay_opts *, int);
+	    const struct relay_opts *, struct taps *, int);
 
 /* exec.c: UCSPI environment and the per-connection program */
 int	 ucspi_setenv(int, const char *);
@@ -95,6 +164,10 @@ struct serve_ctx {
 	struct endpoint		*target;
 	size_t			 ntarget;
 	char			**prog;		/* exec mode, else NULL */
+	char			**taps;		/* -t commands */
+	int			 ntaps;
+	int			 tap_timeout_ms;
+	int			 inetd;		/* stdout is the client */
 	int			 connect_ms;
 	struct relay_opts	 ro;
 };

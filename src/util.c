@@ -1,10 +1,12 @@
 /* Small helpers every tcptap program shares. */
 
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
@@ -104,4 +106,19 @@ parse_num(const char *s, long long min, long long max, const char *what)
 		exit(EXIT_USAGE);
 	}
 	return n;
+}
+
+/* Wait up to ms for a child, then kill it: never leave a zombie. */
+void
+child_wait(pid_t pid, int ms)
+{
+	int i, st;
+
+	for (i = 0; i < ms / 10; i++) {
+		if (waitpid(pid, &st, WNOHANG) != 0)
+			return;
+		(void)poll(NULL, 0, 10);
+	}
+	(void)kill(pid, SIGKILL);
+	(void)waitpid(pid, &st, 0);
 }
