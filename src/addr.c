@@ -68,6 +68,10 @@ split_host_port(const char *spec, char *host, size_t hlen, char **port)
 	}
 	if (len >= hlen || colon[1] == '\0')
 		return -1;
+	/* getaddrinfo takes port 70000 as 4464: numbers are ours to check */
+	if (colon[1 + strspn(colon + 1, "0123456789")] == '\0' &&
+	    (strlen(colon + 1) > 5 || atoi(colon + 1) > 65535))
+		return -1;
 	memcpy(host, h, len);
 	host[len] = '\0';
 	*port = (char *)colon + 1;
@@ -76,7 +80,8 @@ split_host_port(const char *spec, char *host, size_t hlen, char **port)
 
 /*
  * Resolve spec into every address it names, in getaddrinfo's order.
- * On failure, a message for "SPEC: message" goes to err.
+ * On failure, a message for "SPEC: message" goes to err, and the
+ * return says whose fault: ADDR_BADSPEC (the command line) or -1.
  */
 int
 addr_resolve(const char *spec, int passive, struct endpoint **eps,
@@ -88,11 +93,12 @@ addr_resolve(const char *spec, int passive, struct endpoint **eps,
 	int e;
 
 	if (strncmp(spec, "unix:", 5) == 0)
-		return resolve_unix(spec + 5, eps, n, err, errlen);
+		return resolve_unix(spec + 5, eps, n, err, errlen) == -1 ?
+		    ADDR_BADSPEC : 0;
 	if (split_host_port(spec, host, sizeof(host), &port) == -1) {
 		snprintf(err, errlen,
 		    "not HOST:PORT, [V6ADDR]:PORT, :PORT or unix:PATH");
-		return -1;
+		return ADDR_BADSPEC;
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;

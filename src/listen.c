@@ -116,11 +116,11 @@ listen_open(const char *spec, int backlog, struct listener *l)
 	struct endpoint *eps;
 	char msg[256];
 	size_t n, i;
-	int fd;
+	int fd, r;
 
-	if (addr_resolve(spec, 1, &eps, &n, msg, sizeof(msg)) == -1) {
+	if ((r = addr_resolve(spec, 1, &eps, &n, msg, sizeof(msg))) != 0) {
 		warnx("listen %s: %s", spec, msg);
-		return -1;
+		return r;
 	}
 	if ((l->fds = calloc(n, sizeof(int))) == NULL)
 		err(EXIT_SYS, "calloc");

@@ -59,6 +59,21 @@ usage(int status)
 	exit(status);
 }
 
+/* A number from the command line, or a usage error naming the option. */
+static int
+opt_num(const char *s, long long min, long long max, const char *what)
+{
+	const char *errstr;
+	long long n;
+
+	n = strtonum(s, min, max, &errstr);
+	if (errstr != NULL) {
+		warnx("%s %s: %s", what, s, errstr);
+		usage(EXIT_USAGE);
+	}
+	return (int)n;
+}
+
 static void
 parse_opts(int argc, char *argv[], struct opts *o)
 {
@@ -68,10 +83,10 @@ parse_opts(int argc, char *argv[], struct opts *o)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
-			o->backlog = (int)parse_num(optarg, 1, INT_MAX, "-b");
+			o->backlog = opt_num(optarg, 1, INT_MAX, "-b");
 			break;
 		case 'c':
-			o->l.max_conns = (int)parse_num(optarg, 1, 1000000,
+			o->l.max_conns = opt_num(optarg, 1, 1000000,
 			    "-c");
 			break;
 		case 'h':
@@ -83,7 +98,7 @@ parse_opts(int argc, char *argv[], struct opts *o)
 			o->verbosity--;
 			break;
 		case 'T':
-			o->l.drain_s = (int)parse_num(optarg, 0, 86400, "-T");
+			o->l.drain_s = opt_num(optarg, 0, 86400, "-T");
 			break;
 		case 't':
 			o->ctx.taps = reallocarray(o->ctx.taps,
@@ -99,7 +114,7 @@ parse_opts(int argc, char *argv[], struct opts *o)
 			printf("tcptap %s\n", TCPTAP_VERSION);
 			exit(0);
 		case 'w':
-			o->ctx.ro.idle_ms = 1000 * (int)parse_num(optarg, 1,
+			o->ctx.ro.idle_ms = 1000 * opt_num(optarg, 1,
 			    86400, "-w");
 			break;
 		case OPT_INETD:
@@ -109,15 +124,15 @@ parse_opts(int argc, char *argv[], struct opts *o)
 			o->ctx.ro.no_splice = 1;
 			break;
 		case OPT_CONNECT_TIMEOUT:
-			o->ctx.connect_ms = 1000 * (int)parse_num(optarg, 1,
+			o->ctx.connect_ms = 1000 * opt_num(optarg, 1,
 			    3600, "--connect-timeout");
 			break;
 		case OPT_TAP_TIMEOUT:
-			o->ctx.tap_timeout_ms = 1000 * (int)parse_num(optarg,
+			o->ctx.tap_timeout_ms = 1000 * opt_num(optarg,
 			    1, 86400, "--tap-timeout");
 			break;
 		case OPT_PIPE_SIZE:
-			o->ctx.ro.pipe_size = (int)parse_num(optarg, 4096,
+			o->ctx.ro.pipe_size = opt_num(optarg, 4096,
 			    1 << 30, "--pipe-size");
 			break;
 		default:
@@ -130,10 +145,15 @@ static void
 resolve_target(struct serve_ctx *c, const char *spec)
 {
 	char msg[256];
+	int r;
 
 	c->target_spec = spec;
-	if (addr_resolve(spec, 0, &c->target, &c->ntarget, msg,
-	    sizeof(msg)) == -1)
+	r = addr_resolve(spec, 0, &c->target, &c->ntarget, msg, sizeof(msg));
+	if (r == ADDR_BADSPEC) {
+		warnx("target %s: %s", spec, msg);
+		usage(EXIT_USAGE);
+	}
+	if (r == -1)
 		errx(EXIT_SYS, "target %s: %s", spec, msg);
 }
 
@@ -174,12 +194,14 @@ run_listener(struct opts *o, int argc, char *argv[])
 
 	if (argc >= 3 && strcmp(argv[1], "--") == 0)
 		o->ctx.prog = argv + 2;
-	else if (argc == 2)
+	else if (argc == 2 && strcmp(argv[1], "--") != 0)
 		resolve_target(&o->ctx, argv[1]);
 	else
 		usage(EXIT_USAGE);
 	r = strcmp(spec, "sd") == 0 ? listen_sd(&o->l) :
 	    listen_open(spec, o->backlog, &o->l);
+	if (r == ADDR_BADSPEC)
+		usage(EXIT_USAGE);
 	if (r == -1)
 		return EXIT_SYS;
 	if (o->portfile != NULL && portfile_write(o->portfile,

@@ -23,7 +23,8 @@
 #define EXIT_SYS	3	/* system or network error */
 
 /* addr.c: the one address parser and printer */
-#define ADDR_STRLEN	512	/* "[v6]:port", or "unix:" + vis-encoded path */
+#define ADDR_STRLEN	512
+#define ADDR_BADSPEC	(-2)	/* addr_resolve: not an address at all */	/* "[v6]:port", or "unix:" + vis-encoded path */
 struct endpoint {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
@@ -74,6 +75,7 @@ void	 tap_reader_free(struct tap_reader *);
 int	 tap_next(struct tap_reader *, struct tap_rec *);
 ssize_t	 tap_payload(struct tap_reader *, void *, size_t);
 int	 tap_skip(struct tap_reader *);
+ssize_t	 tap_splice(struct tap_reader *, int, size_t);
 int	 tap_kv(const char *, size_t, const char *, char *, size_t);
 
 /* hex.c: the one hex formatter */
@@ -88,7 +90,6 @@ int	 fd_block(int);
 int	 write_all(int, const void *, size_t);
 void	 child_reset_signals(void);
 void	 child_wait(pid_t, int);
-long long parse_num(const char *, long long, long long, const char *);
 
 /* conn.c: the legs of one connection */
 int	 conn_to_target(const struct endpoint *, size_t, int, char *, size_t,

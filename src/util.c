@@ -93,21 +93,6 @@ child_reset_signals(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* A number from the command line, or a usage error naming the option. */
-long long
-parse_num(const char *s, long long min, long long max, const char *what)
-{
-	const char *errstr;
-	long long n;
-
-	n = strtonum(s, min, max, &errstr);
-	if (errstr != NULL) {
-		warnx("%s %s: %s", what, s, errstr);
-		exit(EXIT_USAGE);
-	}
-	return n;
-}
-
 /* Wait up to ms for a child, then kill it: never leave a zombie. */
 void
 child_wait(pid_t pid, int ms)
