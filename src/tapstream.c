@@ -232,10 +232,10 @@ rd_parse(const char *h, struct tap_rec *rec)
 	const char *p = h, *end = h + TAP_HDR - 1, *f;
 	size_t n;
 
-	if (h[TAP_HDR - 1] != '\n')
-		return "no newline at byte 64";
 	if (memcmp(h, "tap1 ", 5) != 0)
 		return "not tap1";
+	if (h[TAP_HDR - 1] != '\n')
+		return "no newline at byte 64";
 	p += 5;
 	n = rd_field(&p, end, &f);
 	if (n < 1 || n > TAP_KIND_MAX || !all_in(f, n, LOWER))
@@ -357,7 +357,7 @@ tap_splice(struct tap_reader *r, int out, size_t n)
 	    errno == EINTR)
 		;
 	if (got == -1)
-		return rd_syserr(r, "splice");
+		return rd_fail(r, errno, "splice: %s", strerror(errno));
 	if (got == 0)
 		return rd_truncated(r);
 	r->left -= (size_t)got;
