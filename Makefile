@@ -49,7 +49,7 @@ tests/bin/%: tests/helpers/%.c
 # Debian packages the build, the tests and the demo need.
 DEPS	= build-essential pkg-config libbsd-dev bats bats-support bats-assert \
 	  ucspi-tcp systemd redis-server redis-tools strace bsdextrautils \
-	  procps iproute2 coreutils clang
+	  procps iproute2 coreutils clang mandoc
 
 deps:
 	@sh tests/deps.sh $(DEPS)
@@ -69,3 +69,12 @@ clean:
 	rm -rf bin tests/bin src/*.o src/*.a filters/*.o
 
 .PHONY: all deps check demo install clean
+
+# Keep objects: make would delete filters/*.o after printing test results.
+.SECONDARY:
+
+# Throughput and formatter benchmark against peers (socat, haproxy).
+bench: all
+	@sh bench/run.sh
+
+.PHONY: bench

@@ -1,0 +1,38 @@
+#!/usr/bin/env bats
+# Every program has a man page whose SYNOPSIS is exactly its usage().
+
+load test_helper
+
+# synopsis PAGE: the SYNOPSIS section as mandoc renders it, unindented.
+synopsis() {
+	mandoc -T ascii "$1" | col -bx |
+	    awk '/^SYNOPSIS/ { on = 1; next } /^[A-Z]/ { on = 0 } on && NF' |
+	    sed -E 's/^ {5}//'
+}
+
+# usage_of PROG: what PROG -h prints (or the usage part of its error).
+usage_of() {
+	"$ROOT/bin/$1" -h 2>&1 | sed -n '/^usage: /,$p' |
+	    sed -E 's/^usage: //; s/^       //'
+}
+
+check_page() {
+	local prog=$1 page=$ROOT/share/man/man1/$1.1
+	[ -f "$page" ] || fail "no man page $page"
+	run mandoc -T lint -W warning "$page"
+	assert_success
+	assert_output ''
+	assert_equal "$(synopsis "$page")" "$(usage_of "$prog")"
+}
+
+@test "man: tcptap(1) lints clean and its SYNOPSIS is tcptap's usage" {
+	check_page tcptap
+}
+
+@test "man: tap-hexdump(1) lints clean and its SYNOPSIS is tap-hexdump's usage" {
+	check_page tap-hexdump
+}
+
+@test "man: tap-cat(1) lints clean and its SYNOPSIS is tap-cat's usage" {
+	check_page tap-cat
+}
