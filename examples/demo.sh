@@ -61,9 +61,13 @@ redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' \
 redis_pid=$!
 wait_for "redis-server" redis-cli -s "$dir/redis.sock" ping
 
-# 2. The relay: an ephemeral loopback port, forwarding to Redis's socket.
-"$TCPTAP" -P "$dir/port" 127.0.0.1:0 "unix:$dir/redis.sock" \
-    2>"$dir/tcptap.log" </dev/null &
+# 2. The relay: an ephemeral loopback port, forwarding to Redis's socket,
+#    with a tap per connection: tap-hexdump appends what flowed to one
+#    file (one write per record, so sessions never interleave in a record).
+hexdump=$(cd "$(dirname "$TCPTAP")" && pwd)/tap-hexdump
+[ -x "$hexdump" ] || die "$hexdump not built: run make first"
+"$TCPTAP" -P "$dir/port" -t "'$hexdump' >> '$dir/flow.txt'" \
+    127.0.0.1:0 "unix:$dir/redis.sock" 2>"$dir/tcptap.log" </dev/null &
 relay_pid=$!
 wait_for "tcptap to listen" test -s "$dir/port"
 port=$(cat "$dir/port")
@@ -106,7 +110,11 @@ rc=$?
 relay_pid=
 [ "$rc" -eq 0 ] || { echo "demo: tcptap exited with status $rc" >&2; fail=1; }
 
-echo "== what the relay saw"
+echo "== what flowed, as the tap saw it (tap-hexdump)"
+cat "$dir/flow.txt"
+grep -q 'greeting' "$dir/flow.txt" || fail=1
+echo
+echo "== what the relay logged"
 cat "$dir/tcptap.log"
 grep -q '^tcptap: open ' "$dir/tcptap.log" || fail=1
 grep -q '^tcptap: close .*c2s_bytes=' "$dir/tcptap.log" || fail=1
