@@ -176,8 +176,16 @@ main(int argc, char *argv[])
 	if (dir != NULL && strcmp(dir, "s2c") == 0)
 		c2s.fd = -1;
 	cat_stream(&c2s, &s2c, sid);
-	if (prefix != NULL && ((c2s.fd != -1 && close(c2s.fd) == -1) ||
-	    (s2c.fd != -1 && close(s2c.fd) == -1)))
-		err(EXIT_SYS, "close");
+	if (prefix != NULL) {
+		/* close(2) can report a write error of a file system. */
+		if (c2s.fd != -1 && close(c2s.fd) == -1)
+			err(EXIT_SYS, "%s", c2s.name);
+		if (s2c.fd != -1 && close(s2c.fd) == -1)
+			err(EXIT_SYS, "%s", s2c.name);
+		if (c2s.fd != -1)
+			free(c2s.name);
+		if (s2c.fd != -1)
+			free(s2c.name);
+	}
 	return 0;
 }
