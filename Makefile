@@ -14,12 +14,13 @@ LDFLAGS	+= -fsanitize=$(SANITIZE)
 endif
 ALL_CFLAGS = -D_GNU_SOURCE $(WARN) $(BSD_CFLAGS) -Isrc $(CFLAGS)
 
-# The small library every program shares.
-LIB_OBJ	= src/addr.o src/log.o src/util.o src/hex.o src/tapstream.o
 # tcptap itself.
 TCPTAP_OBJ = src/main.o src/listen.o src/relay.o src/conn.o src/exec.o \
 	  src/session.o src/sid.o src/notify.o src/tap.o
-FILTERS	= tap-hexdump tap-cat
+# The small library every program shares: the rest of src/.
+LIB_OBJ	= $(filter-out $(TCPTAP_OBJ),$(patsubst %.c,%.o,$(wildcard src/*.c)))
+# One program per filters/tap-NAME.c.
+FILTERS	= $(patsubst filters/%.c,%,$(wildcard filters/tap-*.c))
 PROGS	= bin/tcptap $(FILTERS:%=bin/%)
 HELPERS	= $(patsubst tests/helpers/%.c,tests/bin/%,$(wildcard tests/helpers/*.c))
 

@@ -8,7 +8,9 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <getopt.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <syslog.h>
@@ -81,6 +83,73 @@ int	 tap_kv(const char *, size_t, const char *, char *, size_t);
 /* hex.c: the one hex formatter */
 size_t	 hex_line(char *, uint64_t, const unsigned char *, size_t);
 size_t	 hex_encode(char *, const unsigned char *, size_t);
+
+/* frame.c: length-prefixed framing, shared by tap-frame and tap-replay */
+#define FRAME_MAX_DEFAULT	16777216ULL
+#define FRAME_MAX_LIMIT		4294967296ULL	/* -m at most 2^32 */
+struct frame_spec {
+	int		 hdr_len;	/* -H: length field bytes, 1..16 (0: unframed) */
+	int		 len_offset;	/* --length-offset: bytes before it */
+	int		 little;	/* --little-endian */
+	long long	 adjust;	/* --adjust; --length-includes-header */
+	int		 keep_header;	/* --keep-header: emit header + payload */
+	uint64_t	 max;		/* -m: largest payload accepted */
+	uint64_t	 skip;		/* --skip: first bytes per direction, unframed */
+};
+struct framer {				/* one direction's reassembly */
+	const struct frame_spec	*spec;
+	uint64_t	 skip_left;	/* unframed bytes still to pass */
+	unsigned char	 hdr[64];	/* len_offset + hdr_len bytes so far */
+	size_t		 hdr_have;
+	uint64_t	 need;		/* payload bytes of the current frame */
+	unsigned char	*buf;		/* header (if kept) and payload so far */
+	size_t		 have, cap;
+	int		 off;		/* an over-long frame: no longer framed */
+	uint64_t	 bad_len;	/* ... the length it announced */
+};
+typedef int (*frame_emit)(void *, const unsigned char *, size_t, int);
+extern const struct option frame_longopts[];
+void	 frame_spec_init(struct frame_spec *);
+int	 frame_option(struct frame_spec *, int, const char *, char *, size_t);
+int	 frame_spec_check(const struct frame_spec *, char *, size_t);
+size_t	 frame_hdr_size(const struct frame_spec *);
+int	 frame_decode(const struct frame_spec *, const unsigned char *,
+	    uint64_t *);
+int	 frame_encode(const struct frame_spec *, uint64_t, unsigned char *);
+void	 framer_init(struct framer *, const struct frame_spec *);
+int	 framer_feed(struct framer *, const unsigned char *, size_t,
+	    frame_emit, void *);
+size_t	 framer_pending(const struct framer *);
+void	 framer_reset(struct framer *);
+void	 framer_free(struct framer *);
+
+/* tsv.c: the "ts_proxy recording v1" TSV format */
+#define TSV_MAGIC	"# ts_proxy recording v1"
+struct tsv_reader {
+	FILE		*f;
+	const char	*name;		/* for "FILE:LINE: what" */
+	uint64_t	 line;		/* of the last line read, from 1 */
+	uint64_t	 max_payload;	/* longer lines are errors */
+	uint64_t	 last_us;	/* times never go back */
+	char		*buf;		/* the line */
+	size_t		 bufcap;
+	unsigned char	*payload;	/* the decoded hex */
+	size_t		 paycap;
+	char		 err[256];	/* "FILE:LINE: what" on -1 */
+};
+struct tsv_line {
+	uint64_t		 us;	/* elapsed since open */
+	char			 dir[4];	/* "c2s" or "s2c" */
+	const unsigned char	*p;	/* payload, valid until the next call */
+	size_t			 len;
+};
+int	 tsv_reader_init(struct tsv_reader *, FILE *, const char *,
+	    uint64_t);
+int	 tsv_next(struct tsv_reader *, struct tsv_line *);
+void	 tsv_reader_free(struct tsv_reader *);
+int	 tsv_write_magic(FILE *);
+int	 tsv_write(FILE *, uint64_t, const char *, const unsigned char *,
+	    size_t);
 
 /* util.c: small things every program needs */
 uint64_t now_us(void);
