@@ -254,20 +254,28 @@ accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
 		switch (errno) {
 		case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
-			log_event(LOG_WARNING, "backoff accept: %s",
-			    strerror(errno));
+			if (!l->starved)	/* once per burst */
+				log_event(LOG_WARNING, "backoff accept: %s",
+				    strerror(errno));
+			l->starved = 1;
 			return BACKOFF_MS;
 		default:	/* EAGAIN, ECONNABORTED, EINTR, EPROTO */
 			return 0;
 		}
 	}
 	if ((pid = fork()) == -1) {
-		log_event(LOG_WARNING, "backoff fork: %s", strerror(errno));
+		if (!l->starved)
+			log_event(LOG_WARNING, "backoff fork: %s",
+			    strerror(errno));
+		l->starved = 1;
 		conn_abort(fd);
 		return BACKOFF_MS;
 	}
 	if (pid == 0)
 		child_serve(l, sigfd, fd, serve, arg);
+	if (l->starved)
+		log_event(LOG_WARNING, "backoff over");
+	l->starved = 0;
 	(void)close(fd);
 	k->pid[k->n++] = pid;
 	return 0;

@@ -87,34 +87,79 @@ size_t	 hex_encode(char *, const unsigned char *, size_t);
 /* frame.c: length-prefixed framing, shared by tap-frame and tap-replay */
 #define FRAME_MAX_DEFAULT	16777216ULL
 #define FRAME_MAX_LIMIT		4294967296ULL	/* -m at most 2^32 */
+#define FRAME_HDR_MAX		64	/* --length-offset + -H, at most */
+#define FRAME_LEN_MAX		16	/* -H at most */
+/*
+ * A frame is len_offset bytes (a type byte...), a hdr_len-byte length
+ * field F, then F + adjust payload bytes.  With includes_header
+ * (--length-includes-header) the adjust is -(len_offset + hdr_len)
+ * whatever adjust says: use frame_decode and frame_encode, never the
+ * field itself.
+ */
 struct frame_spec {
 	int		 hdr_len;	/* -H: length field bytes, 1..16 (0: unframed) */
 	int		 len_offset;	/* --length-offset: bytes before it */
 	int		 little;	/* --little-endian */
-	long long	 adjust;	/* --adjust; --length-includes-header */
+	long long	 adjust;	/* --adjust: payload = field + adjust */
 	int		 keep_header;	/* --keep-header: emit header + payload */
 	uint64_t	 max;		/* -m: largest payload accepted */
 	uint64_t	 skip;		/* --skip: first bytes per direction, unframed */
+	int		 includes_header; /* --length-includes-header */
+	int		 adjust_set;	/* --adjust given (excludes the above) */
 };
 struct framer {				/* one direction's reassembly */
 	const struct frame_spec	*spec;
 	uint64_t	 skip_left;	/* unframed bytes still to pass */
-	unsigned char	 hdr[64];	/* len_offset + hdr_len bytes so far */
+	unsigned char	 hdr[FRAME_HDR_MAX]; /* len_offset + hdr_len bytes so far */
 	size_t		 hdr_have;
 	uint64_t	 need;		/* payload bytes of the current frame */
 	unsigned char	*buf;		/* header (if kept) and payload so far */
 	size_t		 have, cap;
 	int		 off;		/* an over-long frame: no longer framed */
-	uint64_t	 bad_len;	/* ... the length it announced */
+	uint64_t	 bad_len;	/* ... the length it announced (payload,
+					   UINT64_MAX beyond 64 bits) */
 };
+/*
+ * emit(arg, bytes, len, unframed): one whole frame (unframed 0), or bytes
+ * of the --skip prefix as they arrive (unframed 1).  Return 0, or -1 to
+ * stop framer_feed, which then returns -2.
+ */
 typedef int (*frame_emit)(void *, const unsigned char *, size_t, int);
+/*
+ * The framing options: -H N and -m N (FRAME_SHORTOPTS) and the long ones
+ * (vals FRAME_OPT_*, >= 1000).  frame_longopts is a whole getopt_long
+ * table ending in {0}; a program with long options of its own builds
+ *	static const struct option longopts[] = {
+ *		FRAME_LONGOPTS,
+ *		{ "timing", required_argument, NULL, 'T' },
+ *		{ NULL, 0, NULL, 0 }
+ *	};
+ * and passes each option to frame_option first.
+ */
+#define FRAME_SHORTOPTS		"H:m:"
+#define FRAME_OPT_OFFSET	1000
+#define FRAME_OPT_LITTLE	1001
+#define FRAME_OPT_INCLUDES	1002
+#define FRAME_OPT_ADJUST	1003
+#define FRAME_OPT_KEEP		1004
+#define FRAME_OPT_SKIP		1005
+#define FRAME_LONGOPTS \
+	{ "length-offset", required_argument, NULL, FRAME_OPT_OFFSET }, \
+	{ "little-endian", no_argument, NULL, FRAME_OPT_LITTLE }, \
+	{ "length-includes-header", no_argument, NULL, FRAME_OPT_INCLUDES }, \
+	{ "adjust", required_argument, NULL, FRAME_OPT_ADJUST }, \
+	{ "keep-header", no_argument, NULL, FRAME_OPT_KEEP }, \
+	{ "skip", required_argument, NULL, FRAME_OPT_SKIP }
 extern const struct option frame_longopts[];
 void	 frame_spec_init(struct frame_spec *);
 int	 frame_option(struct frame_spec *, int, const char *, char *, size_t);
 int	 frame_spec_check(const struct frame_spec *, char *, size_t);
 size_t	 frame_hdr_size(const struct frame_spec *);
+long long frame_adjust(const struct frame_spec *);
 int	 frame_decode(const struct frame_spec *, const unsigned char *,
 	    uint64_t *);
+void	 frame_explain(const struct frame_spec *, const unsigned char *,
+	    char *, size_t);
 int	 frame_encode(const struct frame_spec *, uint64_t, unsigned char *);
 void	 framer_init(struct framer *, const struct frame_spec *);
 int	 framer_feed(struct framer *, const unsigned char *, size_t,
@@ -129,7 +174,10 @@ struct tsv_reader {
 	FILE		*f;
 	const char	*name;		/* for "FILE:LINE: what" */
 	uint64_t	 line;		/* of the last line read, from 1 */
-	uint64_t	 max_payload;	/* longer lines are errors */
+	uint64_t	 max_payload;	/* larger payloads are errors (0 at
+					   init: FRAME_MAX_DEFAULT) */
+	uint64_t	 line_max;	/* 2 * max_payload + 64: longer lines
+					   are errors, never read whole */
 	uint64_t	 last_us;	/* times never go back */
 	char		*buf;		/* the line */
 	size_t		 bufcap;
@@ -143,6 +191,13 @@ struct tsv_line {
 	const unsigned char	*p;	/* payload, valid until the next call */
 	size_t			 len;
 };
+/*
+ * tsv_next: 1 a line, 0 at EOF, -1 with r->err set and errno EBADMSG for
+ * bad data ("FILE:LINE: what"), another errno for a failed read.  Blank
+ * and '#' lines are skipped; hex of either case is accepted.  The
+ * writers return 0, or -1 with errno from stdio; tsv_write is
+ * tsv_write_begin, tsv_write_hex (any number of pieces), tsv_write_end.
+ */
 int	 tsv_reader_init(struct tsv_reader *, FILE *, const char *,
 	    uint64_t);
 int	 tsv_next(struct tsv_reader *, struct tsv_line *);
@@ -150,6 +205,9 @@ void	 tsv_reader_free(struct tsv_reader *);
 int	 tsv_write_magic(FILE *);
 int	 tsv_write(FILE *, uint64_t, const char *, const unsigned char *,
 	    size_t);
+int	 tsv_write_begin(FILE *, uint64_t, const char *);
+int	 tsv_write_hex(FILE *, const unsigned char *, size_t);
+int	 tsv_write_end(FILE *);
 
 /* util.c: small things every program needs */
 uint64_t now_us(void);
@@ -252,6 +310,7 @@ struct listener {
 	int		 max_conns;	/* -c */
 	int		 drain_s;	/* -T */
 	const char	*unix_path;	/* to unlink at exit */
+	int		 starved;	/* backing off: out of fds or procs */
 };
 int	 listen_open(const char *, int, struct listener *);
 int	 listen_sd(struct listener *);
