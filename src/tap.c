@@ -73,11 +73,14 @@ tap_spawn(struct taps *ts, struct tap *t, int out_fd)
 {
 	int T[2];
 
-	if (pipe2(T, O_CLOEXEC) == -1 ||
-	    pipe2(t->s, O_CLOEXEC | O_NONBLOCK) == -1)
+	if (pipe2(T, O_CLOEXEC) == -1)
 		return -1;
-	if ((t->pid = fork()) == -1)
+	if (pipe2(t->s, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    (t->pid = fork()) == -1) {
+		(void)close(T[0]);
+		(void)close(T[1]);
 		return -1;
+	}
 	if (t->pid == 0) {
 		if (dup2(T[0], STDIN_FILENO) == -1 || (out_fd != STDOUT_FILENO &&
 		    dup2(out_fd, STDOUT_FILENO) == -1))

@@ -2,14 +2,15 @@
 #
 # Every background process is started with bg (3>&- so bats does not wait
 # on it), remembered, and stopped by its PID in teardown.  Every wait is
-# bounded by timeout(1).
+# bounded: timeout(1) around blocking commands, a capped loop (poll) around
+# readiness checks.  Set TCPTAP_BIN to run the suite on another binary.
 
 bats_require_minimum_version 1.5.0
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-TCPTAP=${TCPTAP_BIN:-$ROOT/bin/tcptap}	# TCPTAP_BIN: run the suite on another build
+TCPTAP=${TCPTAP_BIN:-$ROOT/bin/tcptap}
 PEER=$ROOT/tests/bin/tt-peer
 SID_RE='[0-9A-Za-z._-]{1,20}'
 
@@ -24,11 +25,11 @@ teardown() {
 	local pid
 	for pid in "${BG_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || continue
-		timeout 5 tail --pid="$pid" -f /dev/null ||
+		timeout 5 tail -s 0.02 --pid="$pid" -f /dev/null ||
 		    kill -KILL "$pid" 2>/dev/null || true
 	done
 	for pid in "${BG_PIDS[@]}"; do
-		timeout 5 tail --pid="$pid" -f /dev/null || true
+		timeout 5 tail -s 0.02 --pid="$pid" -f /dev/null || true
 	done
 }
 
@@ -76,7 +77,7 @@ $(cat "$1")"
 # wait_exit PID [SECS]: until PID exits; sets exit_status.  Fails on timeout.
 wait_exit() {
 	local pid=$1 secs=${2:-10}
-	timeout "$secs" tail --pid="$pid" -f /dev/null ||
+	timeout "$secs" tail -s 0.02 --pid="$pid" -f /dev/null ||
 	    fail "process $pid still running after ${secs}s"
 	exit_status=0
 	wait "$pid" || exit_status=$?
@@ -126,11 +127,12 @@ random_file() {
 
 # assert_same_file A B: byte-identical, compared by sha256.
 assert_same_file() {
-	local a b
-	a=$(sha256sum <"$1" | cut -d' ' -f1)
-	b=$(sha256sum <"$2" | cut -d' ' -f1)
-	[ "$a" = "$b" ] ||
-	    fail "$1 ($(stat -c %s "$1") bytes, sha256 $a) differs from $2 ($(stat -c %s "$2") bytes, sha256 $b)"
+	local -a sum
+	[ -f "$1" ] || fail "$1: no such file"
+	[ -f "$2" ] || fail "$2: no such file"
+	sum=($(sha256sum "$1" "$2"))
+	[ "${sum[0]}" = "${sum[2]}" ] ||
+	    fail "$1 ($(stat -c %s "$1") bytes, sha256 ${sum[0]}) differs from $2 ($(stat -c %s "$2") bytes, sha256 ${sum[2]})"
 }
 
 # stop_tcptap [SECS]: SIGTERM the listener, wait for it; sets exit_status.

@@ -277,7 +277,7 @@ wait_path(const char *path)
 {
 	struct stat st;
 
-	/* Bounded by the caller's timeout(1). */
+	/* Bounded by the caller: timeout(1), or teardown's kill. */
 	while (stat(path, &st) < 0)
 		usleep(10000);
 }
