@@ -15,7 +15,7 @@ endif
 ALL_CFLAGS = -D_GNU_SOURCE $(WARN) $(BSD_CFLAGS) -Isrc $(CFLAGS)
 
 # tcptap itself.
-TCPTAP_OBJ = src/main.o src/listen.o src/relay.o src/conn.o src/exec.o \
+TCPTAP_OBJ = src/main.o src/listen.o src/relay.o src/exec.o \
 	  src/session.o src/sid.o src/notify.o src/tap.o
 # The small library every program shares: the rest of src/.
 LIB_OBJ	= $(filter-out $(TCPTAP_OBJ),$(patsubst %.c,%.o,$(wildcard src/*.c)))
@@ -26,7 +26,8 @@ HELPERS	= $(patsubst tests/helpers/%.c,tests/bin/%,$(wildcard tests/helpers/*.c)
 
 all: $(PROGS) $(HELPERS)
 
-src/libtap.a: $(LIB_OBJ)
+src/libtap.a: $(LIB_OBJ) Makefile
+	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
 src/%.o filters/%.o: CPPFLAGS += -DTCPTAP_VERSION='"$(VERSION)"'

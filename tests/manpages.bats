@@ -36,3 +36,15 @@ check_page() {
 @test "man: tap-cat(1) lints clean and its SYNOPSIS is tap-cat's usage" {
 	check_page tap-cat
 }
+
+@test "man: tap-frame(1) lints clean and its SYNOPSIS is tap-frame's usage" {
+	check_page tap-frame
+}
+
+@test "man: tap-tsv(1) lints clean and its SYNOPSIS is tap-tsv's usage" {
+	check_page tap-tsv
+}
+
+@test "man: tap-replay(1) lints clean and its SYNOPSIS is tap-replay's usage" {
+	check_page tap-replay
+}
