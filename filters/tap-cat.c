@@ -31,11 +31,11 @@ struct sink {
 };
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: %s [-d c2s|s2c] [-o prefix] [-s sid]\n",
+	fprintf(status == 0 ? stdout : stderr, "usage: %s [-d c2s|s2c] [-o prefix] [-s sid]\n",
 	    getprogname());
-	exit(EXIT_USAGE);
+	exit(status);
 }
 
 static void __attribute__((noreturn))
@@ -128,42 +128,49 @@ cat_stream(struct sink *c2s, struct sink *s2c, const char *sid)
 int
 main(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "help",	no_argument,	NULL,	'h' },
+		{ NULL,		0,		NULL,	0 },
+	};
 	struct sink c2s = { STDOUT_FILENO, "stdout", 0 };
 	struct sink s2c = { STDOUT_FILENO, "stdout", 0 };
 	const char *dir = NULL, *prefix = NULL, *sid = NULL;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "d:o:s:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:ho:s:", longopts, NULL)) !=
+	    -1) {
+		if (ch == 'h')
+			usage(0);
 		switch (ch) {
 		case 'd':
 			if (strcmp(optarg, "c2s") != 0 &&
 			    strcmp(optarg, "s2c") != 0) {
 				warnx("-d %s: not c2s or s2c", optarg);
-				usage();
+				usage(EXIT_USAGE);
 			}
 			dir = optarg;
 			break;
 		case 'o':
 			if (*optarg == '\0') {
 				warnx("-o: empty prefix");
-				usage();
+				usage(EXIT_USAGE);
 			}
 			prefix = optarg;
 			break;
 		case 's':
 			if (!valid_sid(optarg)) {
 				warnx("-s %s: not a session id", optarg);
-				usage();
+				usage(EXIT_USAGE);
 			}
 			sid = optarg;
 			break;
 		default:
-			usage();
+			usage(EXIT_USAGE);
 		}
 	}
 	if (optind != argc) {
 		warnx("%s: no operands: the input is stdin", argv[optind]);
-		usage();
+		usage(EXIT_USAGE);
 	}
 	if (prefix != NULL) {
 		if (dir == NULL || strcmp(dir, "c2s") == 0)

@@ -46,15 +46,15 @@ struct ctx {
 static const char *dirname[2] = { "c2s", "s2c" };
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status == 0 ? stdout : stderr,
 	    "usage: %s [-H bytes] [-m max] [--length-offset n] "
 	    "[--little-endian]\n"
 	    "                 [--length-includes-header | --adjust n] "
 	    "[--keep-header]\n"
 	    "                 [--skip n]\n", getprogname());
-	exit(EXIT_USAGE);
+	exit(status);
 }
 
 static void __attribute__((noreturn))
@@ -250,35 +250,42 @@ frame_stream(struct ctx *c)
 int
 main(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		FRAME_LONGOPTS,
+		{ "help",	no_argument,	NULL,	'h' },
+		{ NULL,		0,		NULL,	0 },
+	};
 	struct ctx c;
 	char why[128];
 	int ch;
 
 	memset(&c, 0, sizeof(c));
 	frame_spec_init(&c.spec);
-	while ((ch = getopt_long(argc, argv, FRAME_SHORTOPTS, frame_longopts,
+	while ((ch = getopt_long(argc, argv, FRAME_SHORTOPTS "h", longopts,
 	    NULL)) != -1) {
+		if (ch == 'h')
+			usage(0);
 		switch (frame_option(&c.spec, ch, optarg, why, sizeof(why))) {
 		case 1:
 			break;
 		case -1:
 			warnx("%s", why);
-			usage();
+			usage(EXIT_USAGE);
 		default:
-			usage();
+			usage(EXIT_USAGE);
 		}
 	}
 	if (optind != argc) {
 		warnx("%s: no operands: the input is stdin", argv[optind]);
-		usage();
+		usage(EXIT_USAGE);
 	}
 	if (c.spec.hdr_len == 0) {
 		warnx("-H 0: too small, a frame needs a length field");
-		usage();
+		usage(EXIT_USAGE);
 	}
 	if (frame_spec_check(&c.spec, why, sizeof(why)) == -1) {
 		warnx("%s", why);
-		usage();
+		usage(EXIT_USAGE);
 	}
 	if ((c.chunk = malloc(CHUNK)) == NULL)
 		err(EXIT_SYS, "malloc");

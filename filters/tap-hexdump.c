@@ -54,12 +54,12 @@ struct view {
 };
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status == 0 ? stdout : stderr,
 	    "usage: %s [-sv] [-n bytes] [--color[=when]]\n"
 	    "       %s -r [-sv]\n", getprogname(), getprogname());
-	exit(EXIT_USAGE);
+	exit(status);
 }
 
 static void
@@ -411,7 +411,7 @@ want_color(const char *when)
 		return 0;
 	if (strcmp(when, "auto") != 0) {
 		warnx("--color: %s: not auto, always or never", when);
-		usage();
+		usage(EXIT_USAGE);
 	}
 	nc = getenv("NO_COLOR");
 	return (nc == NULL || *nc == '\0') && isatty(STDOUT_FILENO);
@@ -422,6 +422,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "color",	optional_argument,	NULL,	'C' },
+		{ "help",	no_argument,		NULL,	'h' },
 		{ "raw",	no_argument,		NULL,	'r' },
 		{ "squeeze",	no_argument,		NULL,	's' },
 		{ "no-squeeze",	no_argument,		NULL,	'v' },
@@ -433,7 +434,9 @@ main(int argc, char *argv[])
 
 	memset(&v, 0, sizeof(v));
 	v.max = UINT64_MAX;
-	while ((ch = getopt_long(argc, argv, "n:rsv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hn:rsv", longopts, NULL)) != -1) {
+		if (ch == 'h')
+			usage(0);
 		switch (ch) {
 		case 'C':
 			when = optarg;
@@ -444,7 +447,7 @@ main(int argc, char *argv[])
 			    &errstr);
 			if (errstr != NULL) {
 				warnx("-n %s: %s", optarg, errstr);
-				usage();
+				usage(EXIT_USAGE);
 			}
 			nflag = 1;
 			break;
@@ -458,16 +461,16 @@ main(int argc, char *argv[])
 			squeeze = 0;
 			break;
 		default:
-			usage();
+			usage(EXIT_USAGE);
 		}
 	}
 	if (optind != argc) {
 		warnx("%s: no operands: the input is stdin", argv[optind]);
-		usage();
+		usage(EXIT_USAGE);
 	}
 	if (raw && (nflag || cflag)) {
 		warnx("-r takes no -n or --color: it is exactly hexdump -C");
-		usage();
+		usage(EXIT_USAGE);
 	}
 	if (raw) {
 		/* hexdump squeezes unless told -v. */

@@ -532,6 +532,7 @@ enum { OPT_CONNECT = 2000, OPT_MAX_GAP, OPT_SPEED, OPT_TIMING };
 static const struct option longopts[] = {
 	FRAME_LONGOPTS,
 	{ "connect",	required_argument,	NULL,	OPT_CONNECT },
+	{ "help",	no_argument,		NULL,	'h' },
 	{ "max-gap",	required_argument,	NULL,	OPT_MAX_GAP },
 	{ "speed",	required_argument,	NULL,	OPT_SPEED },
 	{ "timing",	required_argument,	NULL,	OPT_TIMING },

@@ -44,14 +44,14 @@ struct opts {
 };
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status == 0 ? stdout : stderr,
 	    "usage: %s [-f] [-m max] [-s sid]\n"
 	    "       %s -d [-m max] [-s sid] [--base-us us] [--client addr]\n"
 	    "               [--server addr] [--listen addr] [file]\n",
 	    getprogname(), getprogname());
-	exit(EXIT_USAGE);
+	exit(status);
 }
 
 /* Bad input: keep every byte written so far, then exit 1. */
@@ -91,13 +91,13 @@ valid_addr(const char *opt, const char *s)
 
 	if (*s == '\0' || strlen(s) >= ADDR_STRLEN) {
 		warnx("%s %s: empty or too long", opt, s);
-		usage();
+		usage(EXIT_USAGE);
 	}
 	for (p = s; *p != '\0'; p++)
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
 			warnx("%s: blank or control character in the address",
 			    opt);
-			usage();
+			usage(EXIT_USAGE);
 		}
 	return s;
 }
@@ -295,6 +295,7 @@ main(int argc, char *argv[])
 		{ "client",	required_argument,	NULL,	'C' },
 		{ "decode",	no_argument,		NULL,	'd' },
 		{ "flush",	no_argument,		NULL,	'f' },
+		{ "help",	no_argument,		NULL,	'h' },
 		{ "listen",	required_argument,	NULL,	'L' },
 		{ "server",	required_argument,	NULL,	'S' },
 		{ "sid",	required_argument,	NULL,	's' },
@@ -309,14 +310,16 @@ main(int argc, char *argv[])
 	FILE *in = stdin;
 	int ch, dflag = 0, ndflag = 0, rv;
 
-	while ((ch = getopt_long(argc, argv, "dfm:s:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "dfhm:s:", longopts, NULL)) != -1) {
+		if (ch == 'h')
+			usage(0);
 		switch (ch) {
 		case 'B':
 			o.base = (uint64_t)strtonum(optarg, 0, LLONG_MAX,
 			    &errstr);
 			if (errstr != NULL) {
 				warnx("--base-us %s: %s", optarg, errstr);
-				usage();
+				usage(EXIT_USAGE);
 			}
 			ndflag = 1;
 			break;
@@ -339,7 +342,7 @@ main(int argc, char *argv[])
 			    (long long)FRAME_MAX_LIMIT, &errstr);
 			if (errstr != NULL) {
 				warnx("-m %s: %s", optarg, errstr);
-				usage();
+				usage(EXIT_USAGE);
 			}
 			break;
 		case 'S':
@@ -349,34 +352,34 @@ main(int argc, char *argv[])
 		case 's':
 			if (!valid_sid(optarg)) {
 				warnx("-s %s: not a session id", optarg);
-				usage();
+				usage(EXIT_USAGE);
 			}
 			o.sid = optarg;
 			break;
 		default:
-			usage();
+			usage(EXIT_USAGE);
 		}
 	}
 	if (!dflag) {
 		if (ndflag) {
 			warnx("--base-us, --client, --server and --listen "
 			    "need -d");
-			usage();
+			usage(EXIT_USAGE);
 		}
 		if (optind != argc) {
 			warnx("%s: no operands: the input is stdin",
 			    argv[optind]);
-			usage();
+			usage(EXIT_USAGE);
 		}
 		return record(&o);
 	}
 	if (o.flush) {
 		warnx("-f: -d writes each record at once");
-		usage();
+		usage(EXIT_USAGE);
 	}
 	if (argc - optind > 1) {
 		warnx("%s: one file at most", argv[optind + 1]);
-		usage();
+		usage(EXIT_USAGE);
 	}
 	if (optind < argc && strcmp(argv[optind], "-") != 0) {
 		name = argv[optind];
