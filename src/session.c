@@ -186,6 +186,7 @@ session_exec(const struct serve_ctx *c, int fd)
 	    c->prog[0]);
 	if (c->ntaps > 0)
 		return session_exec_relayed(c, &s, fd);
+	conn_tune(fd);
 	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1) {
 		log_event(LOG_ERR, "error sid=%s dup2: %s", s.sid,
 		    strerror(errno));
