@@ -28,3 +28,11 @@ load test_helper
 	assert_output 'SET a 1
 SET b 2'
 }
+
+@test "examples: record-replay.sh records and replays framed echo and Redis sessions" {
+	run timeout 120 sh "$ROOT/examples/record-replay.sh"
+	assert_success
+	assert_equal "$(grep -c 'replayed as the server: ok' <<<"$output")" 4
+	assert_equal "$(grep -c 'replayed as the client: ok' <<<"$output")" 4
+	assert_output --partial 'with Redis gone: ok'
+}
