@@ -51,7 +51,7 @@ tests/bin/%: tests/helpers/%.c
 # Debian packages the build, the tests and the demo need.
 DEPS	= build-essential pkg-config libbsd-dev bats bats-support bats-assert \
 	  ucspi-tcp systemd redis-server redis-tools strace bsdextrautils \
-	  procps iproute2 coreutils clang mandoc python3 socat tshark jq openbsd-inetd
+	  procps iproute2 coreutils clang mandoc python3 socat tshark jq openbsd-inetd haproxy
 
 deps:
 	@sh tests/deps.sh $(DEPS)
@@ -62,10 +62,63 @@ check: deps all
 demo: deps all
 	@sh examples/demo.sh
 
+# What `make install` puts where (DESTDIR is prepended to each directory).
+# Paths /usr/local/bin/ in the units and the inetd/xinetd examples are
+# rewritten to $(BINDIR)/ on the way.  `make uninstall` removes exactly
+# these files, then the directories that only tcptap uses.
+BINDIR	= $(PREFIX)/bin
+MAN1DIR	= $(PREFIX)/share/man/man1
+DATADIR	= $(PREFIX)/share/tcptap
+EXAMPLEDIR = $(PREFIX)/share/doc/tcptap/examples
+UNITDIR	= $(PREFIX)/lib/systemd/system
+COMPDIR	= $(PREFIX)/share/bash-completion/completions
+INST_MANS	= $(wildcard share/man/man1/*.1)
+INST_UNITS	= $(wildcard share/systemd/*.socket share/systemd/*.service)
+INST_DATA	= share/tcptap/tcptap.bash
+INST_EXAMPLES	= examples/inetd.conf examples/xinetd.conf
+INST_EXAMPLE_SCRIPTS = examples/demo.sh
+INST_EXAMPLE_FILTERS = $(wildcard examples/filters/*)
+INST_COMPLETION	= share/bash-completion/completions/tcptap
+# The filters complete through the same file: one symlink per program.
+INST_COMPLETION_LINKS = $(FILTERS)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
-	install -m 644 share/man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(DATADIR) \
+	    $(DESTDIR)$(EXAMPLEDIR)/filters $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPDIR)
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(INST_MANS) $(DESTDIR)$(MAN1DIR)
+	install -m 644 $(INST_DATA) $(DESTDIR)$(DATADIR)
+	for f in $(INST_UNITS); do \
+		sed 's|/usr/local/bin/|$(BINDIR)/|g' "$$f" \
+		    >$(DESTDIR)$(UNITDIR)/"$${f##*/}" && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/"$${f##*/}" || exit 1; \
+	done
+	for f in $(INST_EXAMPLES); do \
+		sed 's|/usr/local/bin/|$(BINDIR)/|g' "$$f" \
+		    >$(DESTDIR)$(EXAMPLEDIR)/"$${f##*/}" && \
+		chmod 644 $(DESTDIR)$(EXAMPLEDIR)/"$${f##*/}" || exit 1; \
+	done
+	install -m 755 $(INST_EXAMPLE_SCRIPTS) $(DESTDIR)$(EXAMPLEDIR)
+	install -m 755 $(INST_EXAMPLE_FILTERS) $(DESTDIR)$(EXAMPLEDIR)/filters
+	install -m 644 $(INST_COMPLETION) $(DESTDIR)$(COMPDIR)
+	for p in $(INST_COMPLETION_LINKS); do \
+		ln -sf tcptap $(DESTDIR)$(COMPDIR)/"$$p" || exit 1; \
+	done
+
+uninstall:
+	rm -f $(PROGS:bin/%=$(DESTDIR)$(BINDIR)/%)
+	rm -f $(INST_MANS:share/man/man1/%=$(DESTDIR)$(MAN1DIR)/%)
+	rm -f $(INST_DATA:share/tcptap/%=$(DESTDIR)$(DATADIR)/%)
+	rm -f $(INST_UNITS:share/systemd/%=$(DESTDIR)$(UNITDIR)/%)
+	rm -f $(INST_EXAMPLES:examples/%=$(DESTDIR)$(EXAMPLEDIR)/%)
+	rm -f $(INST_EXAMPLE_SCRIPTS:examples/%=$(DESTDIR)$(EXAMPLEDIR)/%)
+	rm -f $(INST_EXAMPLE_FILTERS:examples/%=$(DESTDIR)$(EXAMPLEDIR)/%)
+	rm -f $(DESTDIR)$(COMPDIR)/tcptap \
+	    $(INST_COMPLETION_LINKS:%=$(DESTDIR)$(COMPDIR)/%)
+	rmdir $(DESTDIR)$(EXAMPLEDIR)/filters $(DESTDIR)$(EXAMPLEDIR) \
+	    $(DESTDIR)$(PREFIX)/share/doc/tcptap $(DESTDIR)$(DATADIR) 2>/dev/null || true
+
+.PHONY: uninstall
 
 clean:
 	rm -rf bin tests/bin src/*.o src/*.a filters/*.o

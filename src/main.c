@@ -21,7 +21,7 @@
 
 enum {
 	OPT_INETD = 256, OPT_NO_SPLICE, OPT_CONNECT_TIMEOUT, OPT_PIPE_SIZE,
-	OPT_TAP_TIMEOUT,
+	OPT_TAP_TIMEOUT, OPT_PROXY,
 };
 
 static const struct option longopts[] = {
@@ -30,6 +30,7 @@ static const struct option longopts[] = {
 	{ "connect-timeout",	required_argument,	NULL,
 	    OPT_CONNECT_TIMEOUT },
 	{ "tap-timeout",	required_argument,	NULL, OPT_TAP_TIMEOUT },
+	{ "proxy-protocol",	required_argument,	NULL, OPT_PROXY },
 	{ "pipe-size",		required_argument,	NULL, OPT_PIPE_SIZE },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -53,7 +54,8 @@ usage(int status)
 	fprintf(f,
 "usage: tcptap [-qv] [-b backlog] [-c conns] [-P portfile] [-T secs] [-t cmd]\n"
 "              [-w secs] [--connect-timeout secs] [--no-splice]\n"
-"              [--pipe-size bytes] [--tap-timeout secs] listen target\n"
+"              [--pipe-size bytes] [--proxy-protocol v1|v2] [--tap-timeout secs]\n"
+"              listen target\n"
 "       tcptap [options] listen -- prog [arg ...]\n"
 "       tcptap --inetd [options] target\n");
 	exit(status);
@@ -130,6 +132,15 @@ parse_opts(int argc, char *argv[], struct opts *o)
 		case OPT_TAP_TIMEOUT:
 			o->ctx.tap_timeout_ms = 1000 * opt_num(optarg,
 			    1, 86400, "--tap-timeout");
+			break;
+		case OPT_PROXY:
+			if (strcmp(optarg, "v1") != 0 &&
+			    strcmp(optarg, "v2") != 0) {
+				warnx("--proxy-protocol %s: not v1 or v2",
+				    optarg);
+				usage(EXIT_USAGE);
+			}
+			o->ctx.proxy = optarg[1] - '0';
 			break;
 		case OPT_PIPE_SIZE:
 			o->ctx.ro.pipe_size = opt_num(optarg, 4096,

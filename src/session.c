@@ -93,6 +93,35 @@ session_fail(struct session *s, struct taps *ts)
 	taps_finish(ts);
 }
 
+/*
+ * --proxy-protocol: tell the target who the client is before any byte.
+ * The socket is fresh, so its send buffer takes the whole header.
+ */
+static int
+session_proxy(const struct serve_ctx *c, const struct session *s, int cfd,
+    int sfd)
+{
+	struct sockaddr_storage src, dst;
+	socklen_t sl = sizeof(src), dl = sizeof(dst);
+	unsigned char hdr[PROXY_HDR_MAX];
+	ssize_t n, w;
+
+	memset(&src, 0, sizeof(src));
+	memset(&dst, 0, sizeof(dst));
+	if (getpeername(cfd, (struct sockaddr *)&src, &sl) == -1 ||
+	    getsockname(cfd, (struct sockaddr *)&dst, &dl) == -1)
+		src.ss_family = dst.ss_family = AF_UNSPEC;
+	n = proxy_header(c->proxy, (struct sockaddr *)&src,
+	    (struct sockaddr *)&dst, hdr, sizeof(hdr));
+	if (n == -1 || (w = write(sfd, hdr, (size_t)n)) != n) {
+		log_event(LOG_WARNING, "fail sid=%s client=%s target=%s "
+		    "error=\"PROXY header: %s\"", s->sid, s->client,
+		    c->target_spec, n == -1 ? "too long" : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Relay the client on cin/cout to the target. */
 int
 session_relay(const struct serve_ctx *c, int cin, int cout)
@@ -119,6 +148,12 @@ session_relay(const struct serve_ctx *c, int cin, int cout)
 	}
 	conn_tune(cin);
 	conn_tune(sfd);
+	if (c->proxy && session_proxy(c, &s, cin, sfd) == -1) {
+		conn_abort(cin);
+		conn_abort(sfd);
+		session_fail(&s, &ts);
+		return EXIT_SYS;
+	}
 	log_event(LOG_INFO, "open sid=%s client=%s server=%s", s.sid,
 	    s.client, s.server);
 	setproctitle("%s -> %s", s.client, s.server);

@@ -209,6 +209,15 @@ int	 tsv_write_begin(FILE *, uint64_t, const char *);
 int	 tsv_write_hex(FILE *, const unsigned char *, size_t);
 int	 tsv_write_end(FILE *);
 
+/* proxy.c: the PROXY protocol header, v1 and v2 */
+#define PROXY_HDR_MAX	232	/* v2 with unix addresses; v1 is at most 107 */
+ssize_t	 proxy_header(int, const struct sockaddr *, const struct sockaddr *,
+	    unsigned char *, size_t);
+
+/* b64.c: the one base64 encoder */
+#define B64_LEN(n)	(((n) + 2) / 3 * 4)	/* no NUL */
+size_t	 b64_encode(char *, const unsigned char *, size_t);
+
 /* util.c: small things every program needs */
 uint64_t now_us(void);
 uint64_t mono_us(void);
@@ -296,6 +305,7 @@ struct serve_ctx {
 	int			 ntaps;
 	int			 tap_timeout_ms;
 	int			 inetd;		/* stdout is the client */
+	int			 proxy;		/* --proxy-protocol: 1, 2, or 0 */
 	int			 connect_ms;
 	struct relay_opts	 ro;
 };
