@@ -16,7 +16,7 @@ ALL_CFLAGS = -D_GNU_SOURCE $(WARN) $(BSD_CFLAGS) -Isrc $(CFLAGS)
 
 # tcptap itself.
 TCPTAP_OBJ = src/main.o src/listen.o src/relay.o src/exec.o \
-	  src/session.o src/sid.o src/notify.o src/tap.o
+	  src/session.o src/sid.o src/notify.o src/tap.o src/collect.o
 # The small library every program shares: the rest of src/.
 LIB_OBJ	= $(filter-out $(TCPTAP_OBJ),$(patsubst %.c,%.o,$(wildcard src/*.c)))
 # One program per filters/tap-NAME.c.
@@ -76,7 +76,7 @@ INST_MANS	= $(wildcard share/man/man1/*.1)
 INST_UNITS	= $(wildcard share/systemd/*.socket share/systemd/*.service)
 INST_DATA	= share/tcptap/tcptap.bash
 INST_EXAMPLES	= examples/inetd.conf examples/xinetd.conf
-INST_EXAMPLE_SCRIPTS = examples/demo.sh
+INST_EXAMPLE_SCRIPTS = $(wildcard examples/*.sh)
 INST_EXAMPLE_FILTERS = $(wildcard examples/filters/*)
 INST_COMPLETION	= share/bash-completion/completions/tcptap
 # The filters complete through the same file: one symlink per program.

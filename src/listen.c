@@ -227,17 +227,19 @@ listen_close(struct listener *l)
 
 /* The child's start: its own signals, no listener fds, then serve. */
 static void __attribute__((noreturn))
-child_serve(struct listener *l, int sigfd, int fd,
-    int (*serve)(int, void *), void *arg)
+child_serve(struct listener *l, int sigfd, int fd, int shared_fd,
+    int (*serve)(int, int, void *), void *arg)
 {
 	size_t i;
 
 	for (i = 0; i < l->nfds; i++)
 		(void)close(l->fds[i]);
 	(void)close(sigfd);
+	if (l->shared != NULL)
+		collector_child(l->shared, shared_fd);
 	/* ^C at a terminal drains through the listener, not here. */
 	(void)signal(SIGINT, SIG_IGN);
-	_exit(serve(fd, arg));
+	_exit(serve(fd, shared_fd, arg));
 }
 
 /*
@@ -246,10 +248,10 @@ child_serve(struct listener *l, int sigfd, int fd,
  */
 static int
 accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
-    int (*serve)(int, void *), void *arg)
+    int (*serve)(int, int, void *), void *arg)
 {
 	pid_t pid;
-	int fd;
+	int fd, sfd;
 
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
 		switch (errno) {
@@ -263,7 +265,10 @@ accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
 			return 0;
 		}
 	}
+	sfd = l->shared != NULL ? collector_attach(l->shared) : -1;
 	if ((pid = fork()) == -1) {
+		if (sfd != -1)
+			(void)close(sfd);
 		if (!l->starved)
 			log_event(LOG_WARNING, "backoff fork: %s",
 			    strerror(errno));
@@ -272,7 +277,9 @@ accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
 		return BACKOFF_MS;
 	}
 	if (pid == 0)
-		child_serve(l, sigfd, fd, serve, arg);
+		child_serve(l, sigfd, fd, sfd, serve, arg);
+	if (sfd != -1)
+		(void)close(sfd);
 	if (l->starved)
 		log_event(LOG_WARNING, "backoff over");
 	l->starved = 0;
@@ -334,15 +341,17 @@ drain_step(const struct kids *k, uint64_t deadline, uint64_t *killat)
  * drain_s seconds, then SIGTERM (they end as "shutdown"), then SIGKILL.
  */
 int
-listen_serve(struct listener *l, int (*serve)(int, void *), void *arg)
+listen_serve(struct listener *l, int (*serve)(int, int, void *), void *arg)
 {
 	struct pollfd *pfd;
 	struct kids k;
 	sigset_t mask;
 	uint64_t deadline = 0, backoff = 0, killat = 0;
-	nfds_t n, i;
+	nfds_t n, i, ncoll;
 	int sigfd, ms;
 
+	/* A shared tap that exits is an outcome, not a reason to die. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -352,11 +361,13 @@ listen_serve(struct listener *l, int (*serve)(int, void *), void *arg)
 		err(EXIT_SYS, "signalfd");
 	k.n = 0;
 	if ((k.pid = calloc((size_t)l->max_conns, sizeof(pid_t))) == NULL ||
-	    (pfd = calloc(l->nfds + 1, sizeof(*pfd))) == NULL)
+	    (pfd = calloc(l->nfds + 3 + (size_t)l->max_conns,
+	    sizeof(*pfd))) == NULL)
 		err(EXIT_SYS, "calloc");
 	for (;;) {
 		kids_reap(&k);
-		if (deadline != 0 && k.n == 0)
+		if (deadline != 0 && k.n == 0 && (l->shared == NULL ||
+		    !collector_busy(l->shared)))
 			break;
 		pfd[0].fd = sigfd;
 		pfd[0].events = POLLIN;
@@ -372,6 +383,9 @@ listen_serve(struct listener *l, int (*serve)(int, void *), void *arg)
 		}
 		if (deadline != 0)
 			ms = drain_step(&k, deadline, &killat);
+		ncoll = n;
+		if (l->shared != NULL)
+			n += collector_want(l->shared, pfd + n);
 		if (poll(pfd, n, ms) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -380,12 +394,16 @@ listen_serve(struct listener *l, int (*serve)(int, void *), void *arg)
 		if (pfd[0].revents != 0 &&
 		    listen_signal(l, sigfd, &k, &deadline))
 			continue;
-		for (i = 1; i < n && k.n < l->max_conns; i++)
+		if (l->shared != NULL && n > ncoll)
+			collector_pump(l->shared);
+		for (i = 1; i < ncoll && k.n < l->max_conns; i++)
 			if (pfd[i].revents != 0 && accept_one(l, pfd[i].fd,
 			    sigfd, &k, serve, arg) > 0)
 				backoff = mono_us() + BACKOFF_MS * 1000;
 	}
 	listen_close(l);
+	if (l->shared != NULL)
+		collector_finish(l->shared);
 	free(k.pid);
 	free(pfd);
 	close(sigfd);

@@ -21,7 +21,7 @@
 
 enum {
 	OPT_INETD = 256, OPT_NO_SPLICE, OPT_CONNECT_TIMEOUT, OPT_PIPE_SIZE,
-	OPT_TAP_TIMEOUT, OPT_PROXY,
+	OPT_TAP_TIMEOUT, OPT_PROXY, OPT_SHARED_TAP,
 };
 
 static const struct option longopts[] = {
@@ -31,6 +31,7 @@ static const struct option longopts[] = {
 	    OPT_CONNECT_TIMEOUT },
 	{ "tap-timeout",	required_argument,	NULL, OPT_TAP_TIMEOUT },
 	{ "proxy-protocol",	required_argument,	NULL, OPT_PROXY },
+	{ "shared-tap",		required_argument,	NULL, OPT_SHARED_TAP },
 	{ "pipe-size",		required_argument,	NULL, OPT_PIPE_SIZE },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -42,6 +43,8 @@ struct opts {
 	int		 inetd;
 	int		 verbosity;
 	const char	*portfile;
+	char		*shared_tap;	/* --shared-tap */
+	struct collector coll;
 	struct listener	 l;
 	struct serve_ctx ctx;
 };
@@ -54,8 +57,8 @@ usage(int status)
 	fprintf(f,
 "usage: tcptap [-qv] [-b backlog] [-c conns] [-P portfile] [-T secs] [-t cmd]\n"
 "              [-w secs] [--connect-timeout secs] [--no-splice]\n"
-"              [--pipe-size bytes] [--proxy-protocol v1|v2] [--tap-timeout secs]\n"
-"              listen target\n"
+"              [--pipe-size bytes] [--proxy-protocol v1|v2] [--shared-tap cmd]\n"
+"              [--tap-timeout secs] listen target\n"
 "       tcptap [options] listen -- prog [arg ...]\n"
 "       tcptap --inetd [options] target\n");
 	exit(status);
@@ -74,6 +77,15 @@ opt_num(const char *s, long long min, long long max, const char *what)
 		usage(EXIT_USAGE);
 	}
 	return (int)n;
+}
+
+static void
+add_tap(struct serve_ctx *c, char *cmd)
+{
+	c->taps = reallocarray(c->taps, (size_t)c->ntaps + 1, sizeof(char *));
+	if (c->taps == NULL)
+		err(EXIT_SYS, "reallocarray");
+	c->taps[c->ntaps++] = cmd;
 }
 
 static void
@@ -103,11 +115,7 @@ parse_opts(int argc, char *argv[], struct opts *o)
 			o->l.drain_s = opt_num(optarg, 0, 86400, "-T");
 			break;
 		case 't':
-			o->ctx.taps = reallocarray(o->ctx.taps,
-			    (size_t)o->ctx.ntaps + 1, sizeof(char *));
-			if (o->ctx.taps == NULL)
-				err(EXIT_SYS, "reallocarray");
-			o->ctx.taps[o->ctx.ntaps++] = optarg;
+			add_tap(&o->ctx, optarg);
 			break;
 		case 'v':
 			o->verbosity++;
@@ -141,6 +149,9 @@ parse_opts(int argc, char *argv[], struct opts *o)
 				usage(EXIT_USAGE);
 			}
 			o->ctx.proxy = optarg[1] - '0';
+			break;
+		case OPT_SHARED_TAP:
+			o->shared_tap = optarg;
 			break;
 		case OPT_PIPE_SIZE:
 			o->ctx.ro.pipe_size = opt_num(optarg, 4096,
@@ -194,6 +205,9 @@ run_inetd(struct opts *o, int argc, char *argv[])
 		usage(EXIT_USAGE);
 	resolve_target(&o->ctx, argv[0]);
 	o->ctx.inetd = 1;
+	/* One connection: the shared tap is simply its tap. */
+	if (o->shared_tap != NULL)
+		add_tap(&o->ctx, o->shared_tap);
 	return session_relay(&o->ctx, STDIN_FILENO, STDOUT_FILENO);
 }
 
@@ -218,6 +232,12 @@ run_listener(struct opts *o, int argc, char *argv[])
 	if (o->portfile != NULL && portfile_write(o->portfile,
 	    listen_port(&o->l)) == -1)
 		err(EXIT_SYS, "%s", o->portfile);
+	if (o->shared_tap != NULL) {
+		if (collector_start(&o->coll, o->shared_tap, o->l.max_conns,
+		    o->ctx.ro.pipe_size) == -1)
+			err(EXIT_SYS, "--shared-tap");
+		o->l.shared = &o->coll;
+	}
 	if (notify_ready() == -1)
 		log_event(LOG_WARNING, "warn NOTIFY_SOCKET: %s",
 		    strerror(errno));
@@ -245,6 +265,7 @@ main(int argc, char *argv[], char *envp[])
 	o.ctx.ro.idle_ms = -1;
 	o.ctx.ro.pipe_size = DEFAULT_PIPE_SIZE;
 	o.ctx.connect_ms = 10000;
+	o.ctx.shared_fd = -1;
 	parse_opts(argc, argv, &o);
 	argc -= optind;
 	argv += optind;

@@ -73,7 +73,9 @@ session_taps(const struct serve_ctx *c, const struct session *s,
 	ts->timeout_ms = c->tap_timeout_ms;
 	ts->pipe_size = c->ro.pipe_size;
 	if (taps_start(ts, s, c->taps, c->ntaps,
-	    c->inetd ? STDERR_FILENO : STDOUT_FILENO) == -1) {
+	    c->inetd ? STDERR_FILENO : STDOUT_FILENO) == -1 ||
+	    (c->shared_fd != -1 &&
+	    taps_add_fd(ts, c->shared_fd, "--shared-tap") == -1)) {
 		log_event(LOG_ERR, "error sid=%s taps: %s", s->sid,
 		    strerror(errno));
 		return -1;
@@ -219,7 +221,7 @@ session_exec(const struct serve_ctx *c, int fd)
 	session_begin(&s, fd);
 	log_event(LOG_INFO, "open sid=%s client=%s prog=%s", s.sid, s.client,
 	    c->prog[0]);
-	if (c->ntaps > 0)
+	if (c->ntaps > 0 || c->shared_fd != -1)
 		return session_exec_relayed(c, &s, fd);
 	conn_tune(fd);
 	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1) {
@@ -230,12 +232,13 @@ session_exec(const struct serve_ctx *c, int fd)
 	exec_prog(c->prog);
 }
 
-/* The listener's handler, in the forked child. */
+/* The listener's handler, in the forked child (its own copy of arg). */
 int
-session_serve(int fd, void *arg)
+session_serve(int fd, int shared_fd, void *arg)
 {
-	const struct serve_ctx *c = arg;
+	struct serve_ctx *c = arg;
 
+	c->shared_fd = shared_fd;
 	if (c->prog != NULL)
 		return session_exec(c, fd);
 	return session_relay(c, fd, fd);

@@ -63,8 +63,9 @@ tap_drop(struct taps *ts, struct tap *t, const char *why)
 	tap_status(t->pid, st, sizeof(st));
 	if (strcmp(st, "running") != 0)
 		t->pid = -1;
-	log_event(LOG_WARNING, "tap sid=%s cmd=\"%s\" dropped: %s (%s)",
-	    ts->s->sid, t->cmd, why, st);
+	log_event(t->quiet ? LOG_DEBUG : LOG_WARNING,
+	    "tap sid=%s cmd=\"%s\" dropped: %s (%s)", ts->s->sid, t->cmd,
+	    why, st);
 }
 
 /* Run CMD with /bin/sh, stdin the read end of T. */
@@ -131,6 +132,39 @@ taps_start(struct taps *ts, const struct session *s, char **cmds, int n,
 		if (ts->cap == 0 || (size_t)sz < ts->cap)
 			ts->cap = (size_t)sz;
 	}
+	return 0;
+}
+
+/*
+ * A tap that is only a pipe: the relay's end of the --shared-tap
+ * collector.  It gets the same records, by the same tee rounds.
+ */
+int
+taps_add_fd(struct taps *ts, int fd, const char *name)
+{
+	struct tap *t, *nt;
+	int sz;
+
+	if ((nt = reallocarray(ts->t, (size_t)ts->n + 1, sizeof(*nt))) == NULL)
+		return -1;
+	ts->t = nt;
+	t = &ts->t[ts->n++];
+	memset(t, 0, sizeof(*t));
+	t->cmd = (char *)name;
+	t->pid = -1;
+	t->fd = fd;
+	t->quiet = 1;
+	if (fd_nonblock(fd) == -1 ||
+	    pipe2(t->s, O_CLOEXEC | O_NONBLOCK) == -1) {
+		t->s[0] = t->s[1] = -1;
+		tap_drop(ts, t, strerror(errno));
+		return 0;
+	}
+	(void)fcntl(t->s[1], F_SETPIPE_SZ, ts->pipe_size);
+	if ((sz = fcntl(t->s[1], F_GETPIPE_SZ)) == -1)
+		return -1;
+	if (ts->cap == 0 || (size_t)sz < ts->cap)
+		ts->cap = (size_t)sz;
 	return 0;
 }
 

@@ -266,6 +266,13 @@ rd_parse(const char *h, struct tap_rec *rec)
 	return NULL;
 }
 
+/* Parse one 64-byte header; NULL, or the name of what is wrong. */
+const char *
+tap_parse(const char *hdr, struct tap_rec *rec)
+{
+	return rd_parse(hdr, rec);
+}
+
 int
 tap_next(struct tap_reader *r, struct tap_rec *rec)
 {

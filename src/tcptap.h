@@ -72,6 +72,7 @@ int	 tap_header(char *, const char *, const char *, uint64_t,
 	    const char *, uint64_t);
 int	 tap_write(int, const char *, const char *, uint64_t, const char *,
 	    const void *, size_t);
+const char *tap_parse(const char *, struct tap_rec *);
 int	 tap_reader_init(struct tap_reader *, int, const char *, int);
 void	 tap_reader_free(struct tap_reader *);
 int	 tap_next(struct tap_reader *, struct tap_rec *);
@@ -254,6 +255,7 @@ struct tap {
 	size_t		 staged;	/* payload in S after out */
 	uint64_t	 since;		/* last progress while it had work */
 	int		 dead;
+	int		 quiet;		/* the listener logs its end */
 };
 struct taps {
 	const struct session	*s;
@@ -265,6 +267,7 @@ struct taps {
 };
 int	 taps_start(struct taps *, const struct session *, char **, int,
 	    int);
+int	 taps_add_fd(struct taps *, int, const char *);
 void	 taps_record(struct taps *, const char *, const char *,
 	    const void *, size_t);
 void	 taps_tee(struct taps *, int, size_t, const char *);
@@ -306,12 +309,39 @@ struct serve_ctx {
 	int			 tap_timeout_ms;
 	int			 inetd;		/* stdout is the client */
 	int			 proxy;		/* --proxy-protocol: 1, 2, or 0 */
+	int			 shared_fd;	/* this relay's pipe to --shared-tap */
 	int			 connect_ms;
 	struct relay_opts	 ro;
 };
 int	 session_relay(const struct serve_ctx *, int, int);
 int	 session_exec(const struct serve_ctx *, int);
-int	 session_serve(int, void *);
+int	 session_serve(int, int, void *);
+
+/* collect.c: --shared-tap, one tap fed whole records by every relay */
+struct feeder {				/* one relay's pipe into the collector */
+	int		 fd;		/* read end, -1 when the slot is free */
+	char		 hdr[TAP_HDR];
+	size_t		 have;		/* header bytes read */
+	size_t		 sent;		/* header bytes written to the tap */
+	uint64_t	 left;		/* payload bytes still to move */
+};
+struct collector {
+	const char	*cmd;
+	pid_t		 pid;
+	int		 fd;		/* the shared tap's stdin, -1 when gone */
+	int		 pipe_size;
+	struct feeder	*f;
+	int		 nf;
+	int		 cur;		/* feeder whose record is moving, or -1 */
+	int		 next;		/* where the round-robin goes on */
+};
+int	 collector_start(struct collector *, const char *, int, int);
+int	 collector_attach(struct collector *);
+void	 collector_child(struct collector *, int);
+nfds_t	 collector_want(const struct collector *, struct pollfd *);
+void	 collector_pump(struct collector *);
+int	 collector_busy(const struct collector *);
+void	 collector_finish(struct collector *);
 
 /* listen.c: the listener */
 struct listener {
@@ -321,10 +351,11 @@ struct listener {
 	int		 drain_s;	/* -T */
 	const char	*unix_path;	/* to unlink at exit */
 	int		 starved;	/* backing off: out of fds or procs */
+	struct collector *shared;	/* --shared-tap, or NULL */
 };
 int	 listen_open(const char *, int, struct listener *);
 int	 listen_sd(struct listener *);
 int	 listen_port(const struct listener *);
-int	 listen_serve(struct listener *, int (*)(int, void *), void *);
+int	 listen_serve(struct listener *, int (*)(int, int, void *), void *);
 
 #endif
