@@ -28,8 +28,9 @@
 #define SD_LISTEN_FDS_START 3
 
 struct kids {
-	pid_t	*pid;
-	int	 n;
+	pid_t			*pid;
+	struct sockaddr_storage	*peer;	/* for -C */
+	int			 n;
 };
 
 /* A unix socket path nobody answers on is left over: remove it. */
@@ -199,7 +200,9 @@ kids_reap(struct kids *k)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		for (i = 0; i < k->n; i++)
 			if (k->pid[i] == pid) {
-				k->pid[i] = k->pid[--k->n];
+				k->n--;
+				k->pid[i] = k->pid[k->n];
+				k->peer[i] = k->peer[k->n];
 				break;
 			}
 }
@@ -228,10 +231,12 @@ listen_close(struct listener *l)
 /* The child's start: its own signals, no listener fds, then serve. */
 static void __attribute__((noreturn))
 child_serve(struct listener *l, int sigfd, int fd, int shared_fd,
-    int (*serve)(int, int, void *), void *arg)
+    const char *rule, int (*serve)(int, int, void *), void *arg)
 {
 	size_t i;
 
+	if (setenv("TCPTAP_RULE", rule, 1) == -1)
+		log_event(LOG_WARNING, "warn setenv: %s", strerror(errno));
 	for (i = 0; i < l->nfds; i++)
 		(void)close(l->fds[i]);
 	(void)close(sigfd);
@@ -243,6 +248,38 @@ child_serve(struct listener *l, int sigfd, int fd, int shared_fd,
 }
 
 /*
+ * Let the client in, or close it at once (a reset, so it knows) with
+ * one log line: denied by a rule, or over the -C limit.  Returns the
+ * rule that let it in.
+ */
+static const char *
+admit(struct listener *l, const struct kids *k, int fd,
+    const struct sockaddr_storage *ss)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)ss;
+	char name[ADDR_STRLEN];
+	const char *rule;
+	int allow, i, same = 0;
+
+	rule = access_check(&l->access, sa, &allow);
+	if (allow && l->per_client == 0)
+		return rule;
+	for (i = 0; allow && i < k->n; i++)
+		same += cidr_same_client(sa,
+		    (const struct sockaddr *)&k->peer[i], l->v6_bits);
+	if (allow && same < l->per_client)
+		return rule;
+	addr_peer(fd, name, sizeof(name));
+	if (!allow)
+		log_event(LOG_WARNING, "deny client=%s rule=%s", name, rule);
+	else
+		log_event(LOG_WARNING, "limit client=%s conns=%d max=%d", name,
+		    same, l->per_client);
+	conn_abort(fd);
+	return NULL;
+}
+
+/*
  * Accept one connection and fork its child.  Returns the backoff in ms
  * when resources ran out, else 0.
  */
@@ -250,10 +287,15 @@ static int
 accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
     int (*serve)(int, int, void *), void *arg)
 {
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const char *rule;
 	pid_t pid;
 	int fd, sfd;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+	memset(&ss, 0, sizeof(ss));
+	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+	    SOCK_CLOEXEC)) == -1) {
 		switch (errno) {
 		case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
 			if (!l->starved)	/* once per burst */
@@ -265,6 +307,8 @@ accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
 			return 0;
 		}
 	}
+	if ((rule = admit(l, k, fd, &ss)) == NULL)
+		return 0;
 	sfd = l->shared != NULL ? collector_attach(l->shared) : -1;
 	if ((pid = fork()) == -1) {
 		if (sfd != -1)
@@ -277,14 +321,15 @@ accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
 		return BACKOFF_MS;
 	}
 	if (pid == 0)
-		child_serve(l, sigfd, fd, sfd, serve, arg);
+		child_serve(l, sigfd, fd, sfd, rule, serve, arg);
 	if (sfd != -1)
 		(void)close(sfd);
 	if (l->starved)
 		log_event(LOG_WARNING, "backoff over");
 	l->starved = 0;
 	(void)close(fd);
-	k->pid[k->n++] = pid;
+	k->pid[k->n] = pid;
+	k->peer[k->n++] = ss;
 	return 0;
 }
 
@@ -361,6 +406,7 @@ listen_serve(struct listener *l, int (*serve)(int, int, void *), void *arg)
 		err(EXIT_SYS, "signalfd");
 	k.n = 0;
 	if ((k.pid = calloc((size_t)l->max_conns, sizeof(pid_t))) == NULL ||
+	    (k.peer = calloc((size_t)l->max_conns, sizeof(*k.peer))) == NULL ||
 	    (pfd = calloc(l->nfds + 3 + (size_t)l->max_conns,
 	    sizeof(*pfd))) == NULL)
 		err(EXIT_SYS, "calloc");
@@ -405,6 +451,7 @@ listen_serve(struct listener *l, int (*serve)(int, int, void *), void *arg)
 	if (l->shared != NULL)
 		collector_finish(l->shared);
 	free(k.pid);
+	free(k.peer);
 	free(pfd);
 	close(sigfd);
 	log_event(LOG_INFO, "exit");

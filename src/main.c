@@ -21,7 +21,8 @@
 
 enum {
 	OPT_INETD = 256, OPT_NO_SPLICE, OPT_CONNECT_TIMEOUT, OPT_PIPE_SIZE,
-	OPT_TAP_TIMEOUT, OPT_PROXY, OPT_SHARED_TAP,
+	OPT_TAP_TIMEOUT, OPT_PROXY, OPT_SHARED_TAP, OPT_NO_ROOT_TAPS,
+	OPT_IPV6_PREFIX,
 };
 
 static const struct option longopts[] = {
@@ -31,6 +32,8 @@ static const struct option longopts[] = {
 	    OPT_CONNECT_TIMEOUT },
 	{ "tap-timeout",	required_argument,	NULL, OPT_TAP_TIMEOUT },
 	{ "proxy-protocol",	required_argument,	NULL, OPT_PROXY },
+	{ "ipv6-prefix",	required_argument,	NULL, OPT_IPV6_PREFIX },
+	{ "no-root-taps",	no_argument,		NULL, OPT_NO_ROOT_TAPS },
 	{ "shared-tap",		required_argument,	NULL, OPT_SHARED_TAP },
 	{ "pipe-size",		required_argument,	NULL, OPT_PIPE_SIZE },
 	{ "help",		no_argument,		NULL, 'h' },
@@ -44,6 +47,8 @@ struct opts {
 	int		 verbosity;
 	const char	*portfile;
 	char		*shared_tap;	/* --shared-tap */
+	const char	*user;		/* -u */
+	int		 no_root_taps;
 	struct collector coll;
 	struct listener	 l;
 	struct serve_ctx ctx;
@@ -55,10 +60,11 @@ usage(int status)
 	FILE *f = status == 0 ? stdout : stderr;
 
 	fprintf(f,
-"usage: tcptap [-qv] [-b backlog] [-c conns] [-P portfile] [-T secs] [-t cmd]\n"
-"              [-w secs] [--connect-timeout secs] [--no-splice]\n"
-"              [--pipe-size bytes] [--proxy-protocol v1|v2] [--shared-tap cmd]\n"
-"              [--tap-timeout secs] listen target\n"
+"usage: tcptap [-qv] [-A cidr] [-b backlog] [-C conns] [-c conns] [-D cidr]\n"
+"              [-P portfile] [-T secs] [-t cmd] [-u user[:group]] [-w secs]\n"
+"              [--connect-timeout secs] [--ipv6-prefix bits] [--no-root-taps]\n"
+"              [--no-splice] [--pipe-size bytes] [--proxy-protocol v1|v2]\n"
+"              [--shared-tap cmd] [--tap-timeout secs] listen target\n"
 "       tcptap [options] listen -- prog [arg ...]\n"
 "       tcptap --inetd [options] target\n");
 	exit(status);
@@ -93,9 +99,29 @@ parse_opts(int argc, char *argv[], struct opts *o)
 {
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "+b:c:hP:qT:t:vVw:", longopts,
+	while ((ch = getopt_long(argc, argv, "+A:b:C:c:D:hP:qT:t:u:vVw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 'A':
+		case 'D':
+			if (access_add(&o->l.access, ch == 'A', optarg) == -1) {
+				warnx("-%c %s: not an address range", ch,
+				    optarg);
+				usage(EXIT_USAGE);
+			}
+			break;
+		case 'C':
+			o->l.per_client = opt_num(optarg, 1, 1000000, "-C");
+			break;
+		case 'u':
+			o->user = optarg;
+			break;
+		case OPT_NO_ROOT_TAPS:
+			o->no_root_taps = 1;
+			break;
+		case OPT_IPV6_PREFIX:
+			o->l.v6_bits = opt_num(optarg, 1, 128, "--ipv6-prefix");
+			break;
 		case 'b':
 			o->backlog = opt_num(optarg, 1, INT_MAX, "-b");
 			break;
@@ -198,12 +224,59 @@ start_log(const struct opts *o)
 	log_init(level, 0);
 }
 
+/* -u, then --no-root-taps: who runs the relays and taps from here on. */
+static void
+become_user(const struct opts *o)
+{
+	char why[64];
+	uid_t uid;
+	gid_t gid;
+
+	if (o->user != NULL) {
+		if (priv_lookup(o->user, &uid, &gid, why, sizeof(why)) == -1)
+			errx(EXIT_SYS, "-u %s: %s", o->user, why);
+		priv_drop(uid, gid);
+		log_event(LOG_DEBUG, "user uid=%lu gid=%lu",
+		    (unsigned long)uid, (unsigned long)gid);
+	}
+	if (o->no_root_taps && geteuid() == 0 &&
+	    (o->ctx.ntaps > 0 || o->shared_tap != NULL))
+		errx(EXIT_USAGE, "--no-root-taps: taps would run as root "
+		    "(use -u user)");
+}
+
+/* inetd does no access control of its own: -A and -D apply here too. */
+static int
+inetd_admit(const struct opts *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char name[ADDR_STRLEN];
+	const char *rule;
+	int allow;
+
+	memset(&ss, 0, sizeof(ss));
+	(void)getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &sl);
+	rule = access_check(&o->l.access, (struct sockaddr *)&ss, &allow);
+	if (setenv("TCPTAP_RULE", rule, 1) == -1)
+		err(EXIT_SYS, "setenv");
+	if (allow)
+		return 1;
+	addr_peer(STDIN_FILENO, name, sizeof(name));
+	log_event(LOG_WARNING, "deny client=%s rule=%s", name, rule);
+	conn_abort(STDIN_FILENO);
+	return 0;
+}
+
 static int
 run_inetd(struct opts *o, int argc, char *argv[])
 {
 	if (argc != 1)
 		usage(EXIT_USAGE);
 	resolve_target(&o->ctx, argv[0]);
+	become_user(o);
+	if (!inetd_admit(o))
+		return 0;
 	o->ctx.inetd = 1;
 	/* One connection: the shared tap is simply its tap. */
 	if (o->shared_tap != NULL)
@@ -232,6 +305,7 @@ run_listener(struct opts *o, int argc, char *argv[])
 	if (o->portfile != NULL && portfile_write(o->portfile,
 	    listen_port(&o->l)) == -1)
 		err(EXIT_SYS, "%s", o->portfile);
+	become_user(o);
 	if (o->shared_tap != NULL) {
 		if (collector_start(&o->coll, o->shared_tap, o->l.max_conns,
 		    o->ctx.ro.pipe_size) == -1)
@@ -266,6 +340,7 @@ main(int argc, char *argv[], char *envp[])
 	o.ctx.ro.pipe_size = DEFAULT_PIPE_SIZE;
 	o.ctx.connect_ms = 10000;
 	o.ctx.shared_fd = -1;
+	o.l.v6_bits = 64;
 	parse_opts(argc, argv, &o);
 	argc -= optind;
 	argv += optind;

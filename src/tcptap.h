@@ -85,6 +85,36 @@ int	 tap_kv(const char *, size_t, const char *, char *, size_t);
 size_t	 hex_line(char *, uint64_t, const unsigned char *, size_t);
 size_t	 hex_encode(char *, const unsigned char *, size_t);
 
+/* cidr.c: address ranges for -A and -D */
+struct cidr {
+	int		 family;	/* AF_INET or AF_INET6 */
+	int		 prefix;	/* bits that count */
+	unsigned char	 addr[16];
+};
+int	 cidr_parse(const char *, struct cidr *);
+int	 cidr_match(const struct cidr *, const struct sockaddr *);
+int	 cidr_same_client(const struct sockaddr *, const struct sockaddr *,
+	    int);
+
+/* access.c: -A/-D rules */
+struct rule {
+	int		 allow;
+	struct cidr	 net;
+	char		 text[64];	/* "allow:CIDR", for log and env */
+};
+struct access {
+	struct rule	*rules;
+	int		 n;
+	int		 any_allow;	/* then the default is deny */
+};
+int	 access_add(struct access *, int, const char *);
+const char *access_check(const struct access *, const struct sockaddr *,
+	    int *);
+
+/* priv.c: -u USER[:GROUP] */
+int	 priv_lookup(const char *, uid_t *, gid_t *, char *, size_t);
+void	 priv_drop(uid_t, gid_t);
+
 /* frame.c: length-prefixed framing, shared by tap-frame and tap-replay */
 #define FRAME_MAX_DEFAULT	16777216ULL
 #define FRAME_MAX_LIMIT		4294967296ULL	/* -m at most 2^32 */
@@ -352,6 +382,9 @@ struct listener {
 	const char	*unix_path;	/* to unlink at exit */
 	int		 starved;	/* backing off: out of fds or procs */
 	struct collector *shared;	/* --shared-tap, or NULL */
+	struct access	 access;	/* -A, -D */
+	int		 per_client;	/* -C, 0 for no limit */
+	int		 v6_bits;	/* --ipv6-prefix: one client */
 };
 int	 listen_open(const char *, int, struct listener *);
 int	 listen_sd(struct listener *);
