@@ -48,3 +48,11 @@ check_page() {
 @test "man: tap-replay(1) lints clean and its SYNOPSIS is tap-replay's usage" {
 	check_page tap-replay
 }
+
+@test "man: tap-json(1) lints clean and its SYNOPSIS is tap-json's usage" {
+	check_page tap-json
+}
+
+@test "man: tap-pcap(1) lints clean and its SYNOPSIS is tap-pcap's usage" {
+	check_page tap-pcap
+}
