@@ -22,7 +22,7 @@
 enum {
 	OPT_INETD = 256, OPT_NO_SPLICE, OPT_CONNECT_TIMEOUT, OPT_PIPE_SIZE,
 	OPT_TAP_TIMEOUT, OPT_PROXY, OPT_SHARED_TAP, OPT_NO_ROOT_TAPS,
-	OPT_IPV6_PREFIX,
+	OPT_IPV6_PREFIX, OPT_TAP_POLICY,
 };
 
 static const struct option longopts[] = {
@@ -30,6 +30,7 @@ static const struct option longopts[] = {
 	{ "no-splice",		no_argument,		NULL, OPT_NO_SPLICE },
 	{ "connect-timeout",	required_argument,	NULL,
 	    OPT_CONNECT_TIMEOUT },
+	{ "tap-policy",		required_argument,	NULL, OPT_TAP_POLICY },
 	{ "tap-timeout",	required_argument,	NULL, OPT_TAP_TIMEOUT },
 	{ "proxy-protocol",	required_argument,	NULL, OPT_PROXY },
 	{ "ipv6-prefix",	required_argument,	NULL, OPT_IPV6_PREFIX },
@@ -64,7 +65,8 @@ usage(int status)
 "              [-P portfile] [-T secs] [-t cmd] [-u user[:group]] [-w secs]\n"
 "              [--connect-timeout secs] [--ipv6-prefix bits] [--no-root-taps]\n"
 "              [--no-splice] [--pipe-size bytes] [--proxy-protocol v1|v2]\n"
-"              [--shared-tap cmd] [--tap-timeout secs] listen target\n"
+"              [--shared-tap cmd] [--tap-policy wait|drop] [--tap-timeout secs]\n"
+"              listen target\n"
 "       tcptap [options] listen -- prog [arg ...]\n"
 "       tcptap --inetd [options] target\n");
 	exit(status);
@@ -178,6 +180,15 @@ parse_opts(int argc, char *argv[], struct opts *o)
 			break;
 		case OPT_SHARED_TAP:
 			o->shared_tap = optarg;
+			break;
+		case OPT_TAP_POLICY:
+			if (strcmp(optarg, "wait") != 0 &&
+			    strcmp(optarg, "drop") != 0) {
+				warnx("--tap-policy %s: not wait or drop",
+				    optarg);
+				usage(EXIT_USAGE);
+			}
+			o->ctx.tap_drop = strcmp(optarg, "drop") == 0;
 			break;
 		case OPT_PIPE_SIZE:
 			o->ctx.ro.pipe_size = opt_num(optarg, 4096,

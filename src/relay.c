@@ -437,6 +437,7 @@ relay_run(struct session *s, struct relay_ends *e,
 			    strerror(errno));
 			relay_end(&r, "error", "relay");
 		}
+	taps_pump(ts);		/* the open record, before any data */
 	if (r.reason == NULL)
 		relay_loop(&r);
 	relay_close(&r);

@@ -71,6 +71,7 @@ session_taps(const struct serve_ctx *c, const struct session *s,
 {
 	memset(ts, 0, sizeof(*ts));
 	ts->timeout_ms = c->tap_timeout_ms;
+	ts->drop = c->tap_drop;
 	ts->pipe_size = c->ro.pipe_size;
 	if (taps_start(ts, s, c->taps, c->ntaps,
 	    c->inetd ? STDERR_FILENO : STDOUT_FILENO) == -1 ||

@@ -6,7 +6,9 @@
  * tee is partial and always copies from P's head (NOTES.md 4), so it
  * goes only into an empty S as large as P, and the record header is
  * queued once tee's count is known.  The relay refills P only when
- * every tap is idle, so records stay whole and in order.
+ * every tap is idle, so records stay whole and in order.  Under
+ * --tap-policy drop a busy tap does not hold the relay back: it misses
+ * the record, and a gap record with the exact count tells it so.
  */
 
 #include <sys/wait.h>
@@ -175,40 +177,120 @@ taps_us(const struct taps *ts)
 }
 
 static int
-tap_queue(struct tap *t, const char *hdr, const void *p, size_t len)
+buf_add(char **buf, size_t *cap, size_t *len, const void *p, size_t n)
 {
-	size_t need = t->outlen + TAP_HDR + len;
 	char *nb;
 
-	if (need > t->outcap) {
-		if ((nb = realloc(t->out, need)) == NULL)
+	if (*len + n > *cap) {
+		if ((nb = realloc(*buf, *len + n)) == NULL)
 			return -1;
-		t->out = nb;
-		t->outcap = need;
+		*buf = nb;
+		*cap = *len + n;
 	}
-	memcpy(t->out + t->outlen, hdr, TAP_HDR);
-	if (len > 0)
-		memcpy(t->out + t->outlen + TAP_HDR, p, len);
-	if (t->outlen == 0 && t->staged == 0)
-		t->since = mono_us();
-	t->outlen += TAP_HDR + len;
+	if (n > 0)
+		memcpy(*buf + *len, p, n);
+	*len += n;
 	return 0;
 }
 
-/* A record whose payload is copied: open, shut, close, gap, no-splice. */
+/*
+ * Queue a record for t.  While a payload is still in S (staged), what
+ * comes next must wait behind it, in after; out is what precedes S.
+ */
+static int
+tap_queue(struct tap *t, const char *hdr, const void *p, size_t len)
+{
+	if (t->outlen == 0 && t->staged == 0)
+		t->since = mono_us();
+	if (t->staged > 0)
+		return buf_add(&t->after, &t->aftercap, &t->afterlen, hdr,
+		    TAP_HDR) == -1 || buf_add(&t->after, &t->aftercap,
+		    &t->afterlen, p, len) == -1 ? -1 : 0;
+	return buf_add(&t->out, &t->outcap, &t->outlen, hdr, TAP_HDR) ==
+	    -1 || buf_add(&t->out, &t->outcap, &t->outlen, p, len) == -1 ?
+	    -1 : 0;
+}
+
+/* S is through: what waited behind it goes out next. */
+static void
+tap_unstage(struct tap *t)
+{
+	char *b = t->out;
+	size_t c = t->outcap;
+
+	t->out = t->after;
+	t->outcap = t->aftercap;
+	t->outlen = t->afterlen;
+	t->outoff = 0;
+	t->after = b;
+	t->aftercap = c;
+	t->afterlen = 0;
+}
+
+static int
+tap_busy(const struct tap *t)
+{
+	return t->outlen > 0 || t->staged > 0 || t->afterlen > 0;
+}
+
+static int
+dir_index(const char *dir)
+{
+	return strcmp(dir, "s2c") == 0;
+}
+
+/*
+ * Should t miss this data record?  Only under the drop policy, and only
+ * while it still has the last one; the bytes are counted for a gap.
+ */
+static int
+tap_skips(const struct taps *ts, struct tap *t, const char *dir, size_t n)
+{
+	if (!ts->drop || !tap_busy(t))
+		return 0;
+	t->gap[dir_index(dir)] += n;
+	return 1;
+}
+
+/* Say what t missed before anything that comes after it. */
+static int
+tap_gaps(const struct taps *ts, struct tap *t)
+{
+	static const char *dirs[2] = { "c2s", "s2c" };
+	char hdr[TAP_HDR], p[32];
+	int d, n;
+
+	for (d = 0; d < 2; d++) {
+		if (t->gap[d] == 0)
+			continue;
+		n = snprintf(p, sizeof(p), "bytes=%llu\n",
+		    (unsigned long long)t->gap[d]);
+		if (tap_header(hdr, "gap", ts->s->sid, taps_us(ts), dirs[d],
+		    (uint64_t)n) == -1 || tap_queue(t, hdr, p, (size_t)n) == -1)
+			return -1;
+		t->gap[d] = 0;
+	}
+	return 0;
+}
+
+/* A record whose payload is copied: open, shut, close, no-splice data. */
 void
 taps_record(struct taps *ts, const char *kind, const char *dir,
     const void *p, size_t len)
 {
 	char hdr[TAP_HDR];
-	int i;
+	int i, data = strcmp(kind, "data") == 0;
 
 	if (tap_header(hdr, kind, ts->s->sid, taps_us(ts), dir, len) == -1)
 		return;
-	for (i = 0; i < ts->n; i++)
-		if (!ts->t[i].dead &&
-		    tap_queue(&ts->t[i], hdr, p, len) == -1)
-			tap_drop(ts, &ts->t[i], strerror(errno));
+	for (i = 0; i < ts->n; i++) {
+		struct tap *t = &ts->t[i];
+
+		if (t->dead || (data && tap_skips(ts, t, dir, len)))
+			continue;
+		if (tap_gaps(ts, t) == -1 || tap_queue(t, hdr, p, len) == -1)
+			tap_drop(ts, t, strerror(errno));
+	}
 }
 
 /* The head n bytes of pipe pfd become one data record in every tap. */
@@ -224,8 +306,12 @@ taps_tee(struct taps *ts, int pfd, size_t n, const char *dir)
 	for (i = 0; i < ts->n; i++) {
 		struct tap *t = &ts->t[i];
 
-		if (t->dead)
+		if (t->dead || tap_skips(ts, t, dir, n))
 			continue;
+		if (tap_gaps(ts, t) == -1) {
+			tap_drop(ts, t, strerror(errno));
+			continue;
+		}
 		while ((k = tee(pfd, t->s[1], n, SPLICE_F_NONBLOCK)) == -1 &&
 		    errno == EINTR)
 			;
@@ -242,14 +328,16 @@ taps_tee(struct taps *ts, int pfd, size_t n, const char *dir)
 	}
 }
 
+/* May the relay refill its pipe?  Not while a tap that waits is busy. */
 int
 taps_idle(const struct taps *ts)
 {
 	int i;
 
+	if (ts->drop)
+		return 1;
 	for (i = 0; i < ts->n; i++)
-		if (!ts->t[i].dead && (ts->t[i].outlen > 0 ||
-		    ts->t[i].staged > 0))
+		if (!ts->t[i].dead && tap_busy(&ts->t[i]))
 			return 0;
 	return 1;
 }
@@ -260,6 +348,7 @@ tap_flush(struct taps *ts, struct tap *t)
 {
 	ssize_t n;
 
+again:
 	while (t->outoff < t->outlen) {
 		n = write(t->fd, t->out + t->outoff, t->outlen - t->outoff);
 		if (n == -1)
@@ -275,6 +364,10 @@ tap_flush(struct taps *ts, struct tap *t)
 			goto fail;
 		t->staged -= (size_t)n;
 		t->since = mono_us();
+	}
+	if (t->afterlen > 0) {
+		tap_unstage(t);
+		goto again;
 	}
 	return 0;
 fail:
@@ -294,7 +387,7 @@ taps_pump(struct taps *ts)
 	for (i = 0; i < ts->n; i++) {
 		struct tap *t = &ts->t[i];
 
-		if (t->dead || (t->outlen == 0 && t->staged == 0))
+		if (t->dead || !tap_busy(t))
 			continue;
 		if (tap_flush(ts, t) == 0 || ts->timeout_ms <= 0)
 			continue;
@@ -314,7 +407,7 @@ taps_want(const struct taps *ts, struct pollfd *pfd, int *who, int tag)
 	for (i = 0; i < ts->n; i++) {
 		const struct tap *t = &ts->t[i];
 
-		if (t->dead || (t->outlen == 0 && t->staged == 0))
+		if (t->dead || !tap_busy(t))
 			continue;
 		pfd[n].fd = t->fd;
 		pfd[n].events = POLLOUT;
@@ -336,7 +429,7 @@ taps_poll_ms(const struct taps *ts)
 	for (i = 0; i < ts->n; i++) {
 		const struct tap *t = &ts->t[i];
 
-		if (t->dead || (t->outlen == 0 && t->staged == 0))
+		if (t->dead || !tap_busy(t))
 			continue;
 		due = t->since + lim;
 		m = due <= now ? 0 : (int)((due - now + 999) / 1000);
@@ -403,6 +496,7 @@ taps_finish(struct taps *ts)
 	for (i = 0; i < ts->n; i++) {
 		tap_close_fds(&ts->t[i]);
 		free(ts->t[i].out);
+		free(ts->t[i].after);
 	}
 	taps_reap(ts);
 	free(ts->t);

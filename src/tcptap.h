@@ -283,15 +283,19 @@ struct tap {
 	char		*out;		/* queued headers and small payloads */
 	size_t		 outcap, outlen, outoff;
 	size_t		 staged;	/* payload in S after out */
+	char		*after;		/* records queued behind staged */
+	size_t		 aftercap, afterlen;
 	uint64_t	 since;		/* last progress while it had work */
 	int		 dead;
 	int		 quiet;		/* the listener logs its end */
+	uint64_t	 gap[2];	/* c2s, s2c bytes dropped, not yet said */
 };
 struct taps {
 	const struct session	*s;
 	struct tap		*t;
 	int			 n;
 	int			 timeout_ms;	/* --tap-timeout, 0 for none */
+	int			 drop;		/* --tap-policy drop */
 	int			 pipe_size;
 	size_t			 cap;		/* smallest S: P's limit */
 };
@@ -337,6 +341,7 @@ struct serve_ctx {
 	char			**taps;		/* -t commands */
 	int			 ntaps;
 	int			 tap_timeout_ms;
+	int			 tap_drop;	/* --tap-policy drop */
 	int			 inetd;		/* stdout is the client */
 	int			 proxy;		/* --proxy-protocol: 1, 2, or 0 */
 	int			 shared_fd;	/* this relay's pipe to --shared-tap */

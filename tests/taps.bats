@@ -157,17 +157,44 @@ by=relay"
 	(($(ms_since "$start") < 10000))
 }
 
-@test "taps: a slow tap slows the connection but loses nothing" {
-	random_file "$T/data" 2M
+@test "taps: a slow tap slows the connection but loses nothing, and its stream stays whole" {
+	random_file "$T/data" 8M
 	start_server srv 127.0.0.1:0 echo
-	start_tcptap -t "pv -q -L 2m > '$T/stream' 2>/dev/null || cat > '$T/stream'" \
-	    127.0.0.1:0 "127.0.0.1:$srv_port"
+	start_tcptap -t "sleep 1; cat > '$T/stream'" 127.0.0.1:0 "127.0.0.1:$srv_port"
 
+	start=$(date +%s%N)
 	run peer -o "$T/got" connect "127.0.0.1:$tap_port" "file=$T/data" shut eof
 	assert_success
+	(($(ms_since "$start") >= 900)) || fail "the connection did not wait for the tap"
 	stop_tcptap
+	"$ROOT/bin/tap-hexdump" -n 0 <"$T/stream" >/dev/null
 	"$TAPCAT" -d c2s <"$T/stream" >"$T/tap.c2s"
+	"$TAPCAT" -d s2c <"$T/stream" >"$T/tap.s2c"
 	assert_same_file "$T/data" "$T/tap.c2s"
+	assert_same_file "$T/data" "$T/tap.s2c"
+}
+
+@test "taps: --tap-policy drop: traffic never waits, the tap gets exact gap counts" {
+	random_file "$T/data" 8M
+	start_server srv 127.0.0.1:0 echo
+	start_tcptap --tap-policy drop -t "sleep 2; cat > '$T/stream'" \
+	    127.0.0.1:0 "127.0.0.1:$srv_port"
+
+	start=$(date +%s%N)
+	run peer -o "$T/got" connect "127.0.0.1:$tap_port" "file=$T/data" shut eof
+	assert_success
+	(($(ms_since "$start") < 1500)) || fail "the connection waited for the tap"
+	assert_same_file "$T/data" "$T/got"
+	stop_tcptap
+	# Per direction, the bytes the tap saw plus the gaps it was told of
+	# are exactly the bytes on the wire.
+	for dir in c2s s2c; do
+		run bash -c "'$ROOT/bin/tap-json' --no-data < '$T/stream' | jq -s \
+		    '[.[] | select(.dir == \"$dir\") | if .kind == \"gap\" then .bytes elif .kind == \"data\" then .len else 0 end] | add'"
+		assert_output 8388608
+	done
+	run bash -c "'$ROOT/bin/tap-json' --no-data < '$T/stream' | jq -s '[.[] | select(.kind == \"gap\")] | length'"
+	[ "$output" -ge 1 ]
 }
 
 @test "taps: 20 concurrent sessions each write their own file, all exact" {
