@@ -51,7 +51,8 @@ tests/bin/%: tests/helpers/%.c
 # Debian packages the build, the tests and the demo need.
 DEPS	= build-essential pkg-config libbsd-dev bats bats-support bats-assert \
 	  ucspi-tcp systemd redis-server redis-tools strace bsdextrautils \
-	  procps iproute2 coreutils clang mandoc python3 socat tshark jq openbsd-inetd haproxy
+	  procps iproute2 coreutils util-linux passwd clang mandoc python3 socat \
+	  tshark jq openbsd-inetd haproxy curl xxd
 
 deps:
 	@sh tests/deps.sh $(DEPS)
