@@ -56,6 +56,7 @@ DEPS	= build-essential pkg-config libbsd-dev bats bats-support bats-assert \
 
 deps:
 	@sh tests/deps.sh $(DEPS)
+	@sh tests/deps-xinetd.sh
 
 check: deps all
 	@sh tests/run.sh
@@ -134,3 +135,42 @@ bench: all
 	@sh bench/run.sh
 
 .PHONY: bench
+
+# Fuzzing: one libFuzzer harness per tests/fuzz/fuzz_NAME.c, linked with
+# the library compiled the same way; `make fuzz FUZZ_SECONDS=N` replays
+# tests/fuzz/regress/NAME and the corpus, then fuzzes N s on
+# tests/fuzz/corpus/NAME (it grows: commit it); `make fuzz-regress`
+# only replays.  See tests/fuzz/README.
+FUZZ_CC		= clang
+FUZZ_SECONDS	?= 30
+FUZZ_CFLAGS	= -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all -fno-omit-frame-pointer -D_GNU_SOURCE \
+	  $(WARN) -Isrc $(BSD_CFLAGS)
+FUZZ_NAMES	= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS	= $(FUZZ_NAMES:%=tests/fuzz/bin/fuzz_%)
+FUZZ_LIB_OBJ	= $(LIB_OBJ:src/%.o=tests/fuzz/obj/%.o)
+
+tests/fuzz/obj/%.o: src/%.c src/tcptap.h
+	@mkdir -p tests/fuzz/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+tests/fuzz/obj/libfuzztap.a: $(FUZZ_LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $(FUZZ_LIB_OBJ)
+
+# Some harnesses include the source they test (tapstream.c, tap-replay.c).
+tests/fuzz/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h src/tcptap.h \
+	    src/tapstream.c filters/tap-replay.c tests/fuzz/obj/libfuzztap.a
+	@mkdir -p tests/fuzz/bin
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< tests/fuzz/obj/libfuzztap.a \
+	    $(BSD_LIBS) -lm
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh fuzz $(FUZZ_NAMES)
+
+fuzz-regress: fuzz-build
+	@sh tests/fuzz/run.sh regress $(FUZZ_NAMES)
+
+.PHONY: fuzz fuzz-build fuzz-regress
