@@ -36,6 +36,18 @@ cidr_parse(const char *spec, struct cidr *c)
 		if (errstr != NULL)
 			return -1;
 	}
+	/*
+	 * ::ffff:a.b.c.d/96+ is an IPv4 range: cidr_match sees a v4-mapped
+	 * client as the v4 client it is, so keep the range in that form
+	 * or it would never match.
+	 */
+	if (c->family == AF_INET6 && c->prefix >= 96 &&
+	    memcmp(c->addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+		memmove(c->addr, c->addr + 12, 4);
+		memset(c->addr + 4, 0, 12);
+		c->family = AF_INET;
+		c->prefix -= 96;
+	}
 	return 0;
 }
 

@@ -231,7 +231,7 @@ listen_close(struct listener *l)
 /* The child's start: its own signals, no listener fds, then serve. */
 static void __attribute__((noreturn))
 child_serve(struct listener *l, int sigfd, int fd, int shared_fd,
-    const char *rule, int (*serve)(int, int, void *), void *arg)
+    const char *rule, int (*serve)(int, int, int, void *), void *arg)
 {
 	size_t i;
 
@@ -244,7 +244,7 @@ child_serve(struct listener *l, int sigfd, int fd, int shared_fd,
 		collector_child(l->shared, shared_fd);
 	/* ^C at a terminal drains through the listener, not here. */
 	(void)signal(SIGINT, SIG_IGN);
-	_exit(serve(fd, shared_fd, arg));
+	_exit(serve(fd, shared_fd, l->capture_off, arg));
 }
 
 /*
@@ -285,7 +285,7 @@ admit(struct listener *l, const struct kids *k, int fd,
  */
 static int
 accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
-    int (*serve)(int, int, void *), void *arg)
+    int (*serve)(int, int, int, void *), void *arg)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -333,6 +333,23 @@ accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
 	return 0;
 }
 
+/*
+ * SIGUSR1: taps off, SIGUSR2: on, for new connections and, forwarded,
+ * for live relays (never for taps: they are the relays' children, and
+ * never for a PROG that holds the socket itself).  Idempotent, so
+ * merged signals do no harm.
+ */
+static void
+capture_switch(struct listener *l, const struct kids *k, int on)
+{
+	if (l->capture_off != !on)
+		log_event(LOG_INFO, "capture %s conns=%d", on ? "on" : "off",
+		    k->n);
+	l->capture_off = !on;
+	if (l->kids_relay)
+		kids_signal(k, on ? SIGUSR2 : SIGUSR1);
+}
+
 /* Returns 1 when the listener should stop. */
 static int
 listen_signal(struct listener *l, int sigfd, struct kids *k,
@@ -344,6 +361,10 @@ listen_signal(struct listener *l, int sigfd, struct kids *k,
 		return 0;
 	if (si.ssi_signo == SIGCHLD) {
 		kids_reap(k);
+		return 0;
+	}
+	if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2) {
+		capture_switch(l, k, si.ssi_signo == SIGUSR2);
 		return 0;
 	}
 	if (*deadline != 0)	/* a second signal: end them now */
@@ -386,7 +407,8 @@ drain_step(const struct kids *k, uint64_t deadline, uint64_t *killat)
  * drain_s seconds, then SIGTERM (they end as "shutdown"), then SIGKILL.
  */
 int
-listen_serve(struct listener *l, int (*serve)(int, int, void *), void *arg)
+listen_serve(struct listener *l, int (*serve)(int, int, int, void *),
+    void *arg)
 {
 	struct pollfd *pfd;
 	struct kids k;
@@ -401,6 +423,8 @@ listen_serve(struct listener *l, int (*serve)(int, int, void *), void *arg)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) == -1)
 		err(EXIT_SYS, "signalfd");

@@ -323,6 +323,9 @@ run_listener(struct opts *o, int argc, char *argv[])
 			err(EXIT_SYS, "--shared-tap");
 		o->l.shared = &o->coll;
 	}
+	/* Without taps, PROG holds the socket itself: no relay to signal. */
+	o->l.kids_relay = o->ctx.prog == NULL || o->ctx.ntaps > 0 ||
+	    o->l.shared != NULL;
 	if (notify_ready() == -1)
 		log_event(LOG_WARNING, "warn NOTIFY_SOCKET: %s",
 		    strerror(errno));

@@ -301,6 +301,11 @@ relay_signal(struct relay *r)
 		return;
 	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 		relay_end(r, "shutdown", "relay");
+	else if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2) {
+		taps_capture(r->taps, si.ssi_signo == SIGUSR2);
+		log_event(LOG_DEBUG, "capture %s sid=%s",
+		    si.ssi_signo == SIGUSR2 ? "on" : "off", r->s->sid);
+	}
 }
 
 static void

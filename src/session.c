@@ -30,7 +30,10 @@ session_begin(struct session *s, int cfd)
 		    strerror(errno));
 }
 
-/* SIGTERM (and SIGINT under inetd) end the relay as "shutdown". */
+/*
+ * SIGTERM (and SIGINT under inetd) end the relay as "shutdown";
+ * SIGUSR1 and SIGUSR2 switch its taps off and on.
+ */
 static int
 session_sigfd(void)
 {
@@ -41,6 +44,8 @@ session_sigfd(void)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
 	    (fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) == -1) {
 		log_event(LOG_ERR, "error signalfd: %s", strerror(errno));
@@ -72,6 +77,7 @@ session_taps(const struct serve_ctx *c, const struct session *s,
 	memset(ts, 0, sizeof(*ts));
 	ts->timeout_ms = c->tap_timeout_ms;
 	ts->drop = c->tap_drop;
+	ts->off = c->capture_off;
 	ts->pipe_size = c->ro.pipe_size;
 	if (taps_start(ts, s, c->taps, c->ntaps,
 	    c->inetd ? STDERR_FILENO : STDOUT_FILENO) == -1 ||
@@ -235,10 +241,11 @@ session_exec(const struct serve_ctx *c, int fd)
 
 /* The listener's handler, in the forked child (its own copy of arg). */
 int
-session_serve(int fd, int shared_fd, void *arg)
+session_serve(int fd, int shared_fd, int capture_off, void *arg)
 {
 	struct serve_ctx *c = arg;
 
+	c->capture_off = capture_off;
 	c->shared_fd = shared_fd;
 	if (c->prog != NULL)
 		return session_exec(c, fd);

@@ -8,7 +8,8 @@
  * queued once tee's count is known.  The relay refills P only when
  * every tap is idle, so records stay whole and in order.  Under
  * --tap-policy drop a busy tap does not hold the relay back: it misses
- * the record, and a gap record with the exact count tells it so.
+ * the record, and a gap record with the exact count tells it so; the
+ * same when capture is switched off (SIGUSR1).
  */
 
 #include <sys/wait.h>
@@ -240,13 +241,14 @@ dir_index(const char *dir)
 }
 
 /*
- * Should t miss this data record?  Only under the drop policy, and only
- * while it still has the last one; the bytes are counted for a gap.
+ * Should t miss this data record?  With capture off, or under the drop
+ * policy while it still has the last one; the bytes are counted for a
+ * gap.
  */
 static int
 tap_skips(const struct taps *ts, struct tap *t, const char *dir, size_t n)
 {
-	if (!ts->drop || !tap_busy(t))
+	if (!ts->off && (!ts->drop || !tap_busy(t)))
 		return 0;
 	t->gap[dir_index(dir)] += n;
 	return 1;
@@ -326,6 +328,13 @@ taps_tee(struct taps *ts, int pfd, size_t n, const char *dir)
 		}
 		t->staged = n;
 	}
+}
+
+/* SIGUSR1/SIGUSR2: data becomes gap records, or data again. */
+void
+taps_capture(struct taps *ts, int on)
+{
+	ts->off = !on;
 }
 
 /* May the relay refill its pipe?  Not while a tap that waits is busy. */

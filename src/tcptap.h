@@ -296,6 +296,7 @@ struct taps {
 	int			 n;
 	int			 timeout_ms;	/* --tap-timeout, 0 for none */
 	int			 drop;		/* --tap-policy drop */
+	int			 off;		/* capture off: all data is gap */
 	int			 pipe_size;
 	size_t			 cap;		/* smallest S: P's limit */
 };
@@ -306,6 +307,7 @@ void	 taps_record(struct taps *, const char *, const char *,
 	    const void *, size_t);
 void	 taps_tee(struct taps *, int, size_t, const char *);
 int	 taps_idle(const struct taps *);
+void	 taps_capture(struct taps *, int);
 void	 taps_pump(struct taps *);
 nfds_t	 taps_want(const struct taps *, struct pollfd *, int *, int);
 int	 taps_poll_ms(const struct taps *);
@@ -345,12 +347,13 @@ struct serve_ctx {
 	int			 inetd;		/* stdout is the client */
 	int			 proxy;		/* --proxy-protocol: 1, 2, or 0 */
 	int			 shared_fd;	/* this relay's pipe to --shared-tap */
+	int			 capture_off;	/* start with taps switched off */
 	int			 connect_ms;
 	struct relay_opts	 ro;
 };
 int	 session_relay(const struct serve_ctx *, int, int);
 int	 session_exec(const struct serve_ctx *, int);
-int	 session_serve(int, int, void *);
+int	 session_serve(int, int, int, void *);
 
 /* collect.c: --shared-tap, one tap fed whole records by every relay */
 struct feeder {				/* one relay's pipe into the collector */
@@ -390,10 +393,13 @@ struct listener {
 	struct access	 access;	/* -A, -D */
 	int		 per_client;	/* -C, 0 for no limit */
 	int		 v6_bits;	/* --ipv6-prefix: one client */
+	int		 capture_off;	/* SIGUSR1 said so, SIGUSR2 undoes */
+	int		 kids_relay;	/* children are relays, not PROG */
 };
 int	 listen_open(const char *, int, struct listener *);
 int	 listen_sd(struct listener *);
 int	 listen_port(const struct listener *);
-int	 listen_serve(struct listener *, int (*)(int, int, void *), void *);
+int	 listen_serve(struct listener *, int (*)(int, int, int, void *),
+	    void *);
 
 #endif
