@@ -16,7 +16,8 @@ ALL_CFLAGS = -D_GNU_SOURCE $(WARN) $(BSD_CFLAGS) -Isrc $(CFLAGS)
 
 # tcptap itself.
 TCPTAP_OBJ = src/main.o src/listen.o src/relay.o src/exec.o \
-	  src/session.o src/sid.o src/notify.o src/tap.o src/collect.o
+	  src/session.o src/sid.o src/notify.o src/tap.o src/collect.o \
+	  src/inline.o
 # The small library every program shares: the rest of src/.
 LIB_OBJ	= $(filter-out $(TCPTAP_OBJ),$(patsubst %.c,%.o,$(wildcard src/*.c)))
 # One program per filters/tap-NAME.c.
@@ -174,3 +175,18 @@ fuzz-regress: fuzz-build
 	@sh tests/fuzz/run.sh regress $(FUZZ_NAMES)
 
 .PHONY: fuzz fuzz-build fuzz-regress
+
+# Peers `make bench` compares against (Debian packages); bench/run.sh
+# also tries to install the missing ones itself when run as root.
+BENCH_DEPS = build-essential socat haproxy ucspi-tcp redis-server redis-tools procps
+
+bench-deps:
+	@sh tests/deps.sh $(BENCH_DEPS)
+
+.PHONY: bench-deps
+
+# The relay and every filter under valgrind memcheck (tests/valgrind.sh).
+valgrind: all
+	@sh tests/valgrind.sh
+
+.PHONY: valgrind

@@ -22,7 +22,7 @@
 enum {
 	OPT_INETD = 256, OPT_NO_SPLICE, OPT_CONNECT_TIMEOUT, OPT_PIPE_SIZE,
 	OPT_TAP_TIMEOUT, OPT_PROXY, OPT_SHARED_TAP, OPT_NO_ROOT_TAPS,
-	OPT_IPV6_PREFIX, OPT_TAP_POLICY,
+	OPT_IPV6_PREFIX, OPT_TAP_POLICY, OPT_TAP_POINT,
 };
 
 static const struct option longopts[] = {
@@ -30,6 +30,7 @@ static const struct option longopts[] = {
 	{ "no-splice",		no_argument,		NULL, OPT_NO_SPLICE },
 	{ "connect-timeout",	required_argument,	NULL,
 	    OPT_CONNECT_TIMEOUT },
+	{ "tap-point",		required_argument,	NULL, OPT_TAP_POINT },
 	{ "tap-policy",		required_argument,	NULL, OPT_TAP_POLICY },
 	{ "tap-timeout",	required_argument,	NULL, OPT_TAP_TIMEOUT },
 	{ "proxy-protocol",	required_argument,	NULL, OPT_PROXY },
@@ -63,10 +64,11 @@ usage(int status)
 	fprintf(f,
 "usage: tcptap [-qv] [-A cidr] [-b backlog] [-C conns] [-c conns] [-D cidr]\n"
 "              [-P portfile] [-T secs] [-t cmd] [-u user[:group]] [-w secs]\n"
-"              [--connect-timeout secs] [--ipv6-prefix bits] [--no-root-taps]\n"
-"              [--no-splice] [--pipe-size bytes] [--proxy-protocol v1|v2]\n"
-"              [--shared-tap cmd] [--tap-policy wait|drop] [--tap-timeout secs]\n"
-"              listen target\n"
+"              [-x dir:cmd] [--connect-timeout secs] [--ipv6-prefix bits]\n"
+"              [--no-root-taps] [--no-splice] [--pipe-size bytes]\n"
+"              [--proxy-protocol v1|v2] [--shared-tap cmd]\n"
+"              [--tap-point sent|delivered] [--tap-policy wait|drop]\n"
+"              [--tap-timeout secs] listen target\n"
 "       tcptap [options] listen -- prog [arg ...]\n"
 "       tcptap --inetd [options] target\n");
 	exit(status);
@@ -96,12 +98,33 @@ add_tap(struct serve_ctx *c, char *cmd)
 	c->taps[c->ntaps++] = cmd;
 }
 
+/* -x c2s:CMD or -x s2c:CMD: a filter in that direction's data path. */
+static void
+add_inline(struct serve_ctx *c, char *arg)
+{
+	int d;
+
+	if (strncmp(arg, "c2s:", 4) == 0)
+		d = 0;
+	else if (strncmp(arg, "s2c:", 4) == 0)
+		d = 1;
+	else {
+		warnx("-x %s: not c2s:CMD or s2c:CMD", arg);
+		usage(EXIT_USAGE);
+	}
+	c->inl[d] = reallocarray(c->inl[d], (size_t)c->ninl[d] + 1,
+	    sizeof(char *));
+	if (c->inl[d] == NULL)
+		err(EXIT_SYS, "reallocarray");
+	c->inl[d][c->ninl[d]++] = arg + 4;
+}
+
 static void
 parse_opts(int argc, char *argv[], struct opts *o)
 {
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "+A:b:C:c:D:hP:qT:t:u:vVw:", longopts,
+	while ((ch = getopt_long(argc, argv, "+A:b:C:c:D:hP:qT:t:u:vVw:x:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'A':
@@ -123,6 +146,9 @@ parse_opts(int argc, char *argv[], struct opts *o)
 			break;
 		case OPT_IPV6_PREFIX:
 			o->l.v6_bits = opt_num(optarg, 1, 128, "--ipv6-prefix");
+			break;
+		case 'x':
+			add_inline(&o->ctx, optarg);
 			break;
 		case 'b':
 			o->backlog = opt_num(optarg, 1, INT_MAX, "-b");
@@ -180,6 +206,15 @@ parse_opts(int argc, char *argv[], struct opts *o)
 			break;
 		case OPT_SHARED_TAP:
 			o->shared_tap = optarg;
+			break;
+		case OPT_TAP_POINT:
+			if (strcmp(optarg, "sent") != 0 &&
+			    strcmp(optarg, "delivered") != 0) {
+				warnx("--tap-point %s: not sent or delivered",
+				    optarg);
+				usage(EXIT_USAGE);
+			}
+			o->ctx.ro.tap_delivered = optarg[0] == 'd';
 			break;
 		case OPT_TAP_POLICY:
 			if (strcmp(optarg, "wait") != 0 &&
@@ -325,7 +360,7 @@ run_listener(struct opts *o, int argc, char *argv[])
 	}
 	/* Without taps, PROG holds the socket itself: no relay to signal. */
 	o->l.kids_relay = o->ctx.prog == NULL || o->ctx.ntaps > 0 ||
-	    o->l.shared != NULL;
+	    o->l.shared != NULL || o->ctx.ninl[0] + o->ctx.ninl[1] > 0;
 	if (notify_ready() == -1)
 		log_event(LOG_WARNING, "warn NOTIFY_SOCKET: %s",
 		    strerror(errno));

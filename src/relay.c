@@ -1,13 +1,18 @@
 /*
  * The relay: one connection, both directions, until it ends.
  *
- * Per direction (a "half"): splice(2) source -> pipe P, then P -> the
+ * Bytes move in "halves": splice(2) source -> pipe P, then P -> the
  * destination.  Payload never enters user space.  P is refilled only
  * when it is empty: with a byte count of our own, EAGAIN from a fill
  * then means "source empty" and from a flush "destination full", so we
  * poll for exactly the one thing that lets us go on (NOTES.md 2).
  * With taps, each fill is tee(2)d to every tap before P drains, and P
  * is refilled only when every tap has taken the last record (tap.c).
+ *
+ * A direction is one half (client -> server), or two with inline
+ * filters (-x): client -> the filters' stdin, and their stdout ->
+ * server.  The halves never wait on each other, so a filter that
+ * buffers (sed, gzip) is fed and drained at its own pace.
  */
 
 #include <sys/signalfd.h>
@@ -23,14 +28,18 @@
 
 #include "tcptap.h"
 
-#define COPY_BUF	65536	/* --no-splice buffer per direction */
-#define ROUNDS		16	/* fill/flush rounds before the other half */
+#define COPY_BUF	65536	/* --no-splice buffer per half */
+#define ROUNDS		16	/* fill/flush rounds before the next half */
+#define MAX_HALVES	4
 
-enum { C2S, S2C };
 enum { SIGNALS = -1, TAPS = -2 };	/* who is behind a pollfd */
 
 struct half {
-	const char	*name;
+	const char	*dir;		/* "c2s" or "s2c" */
+	const char	*src, *dst;	/* "client", "server", or "relay" */
+	const char	*tap_dir;	/* taps see this half, as dir */
+	int		 counts;	/* its bytes are the direction's total */
+	struct inline_chain *chain;	/* the filters it reads from */
 	int		 from, to;
 	int		 p[2];		/* P, or -1 when copying */
 	char		*buf;		/* the copy buffer, without splice */
@@ -45,7 +54,8 @@ struct half {
 struct relay {
 	struct session		*s;
 	const struct relay_opts	*o;
-	struct half		 h[2];
+	struct half		 h[MAX_HALVES];
+	int			 nh;
 	struct taps		*taps;
 	int			 sigfd;
 	uint64_t		 last;	/* CLOCK_MONOTONIC of last progress */
@@ -53,18 +63,6 @@ struct relay {
 	const char		*by;
 	const char		*first_fin;
 };
-
-static const char *
-side_of_source(int dir)
-{
-	return dir == C2S ? "client" : "server";
-}
-
-static const char *
-side_of_dest(int dir)
-{
-	return dir == C2S ? "server" : "client";
-}
 
 static void
 relay_end(struct relay *r, const char *reason, const char *by)
@@ -77,10 +75,9 @@ relay_end(struct relay *r, const char *reason, const char *by)
 
 /* An error moving bytes: a reset is a normal outcome, not a crash. */
 static void
-relay_fail(struct relay *r, int dir, int from_source, int e)
+relay_fail(struct relay *r, struct half *h, int from_source, int e)
 {
-	const char *by = from_source ? side_of_source(dir) :
-	    side_of_dest(dir);
+	const char *by = from_source ? h->src : h->dst;
 
 	if (e == ECONNRESET || e == EPIPE || e == ETIMEDOUT ||
 	    e == EHOSTUNREACH || e == ENETUNREACH) {
@@ -88,7 +85,7 @@ relay_fail(struct relay *r, int dir, int from_source, int e)
 		return;
 	}
 	log_event(LOG_WARNING, "error sid=%s dir=%s %s: %s", r->s->sid,
-	    r->h[dir].name, from_source ? "read" : "write", strerror(e));
+	    h->dir, from_source ? "read" : "write", strerror(e));
 	relay_end(r, "error", by);
 }
 
@@ -102,9 +99,10 @@ half_open_pipe(struct half *h, const struct relay_opts *o,
 		goto copy;
 	if (pipe2(h->p, O_CLOEXEC | O_NONBLOCK) == -1)
 		return -1;
-	/* Under pipe-user-pages-soft this fails: keep the size we got. */
+	/* P must never hold more than a tap's staging pipe takes in one tee. */
 	if (ts->n > 0 && ts->cap > 0 && (want <= 0 || (size_t)want > ts->cap))
 		want = (int)ts->cap;
+	/* Under pipe-user-pages-soft this fails: keep the size we got. */
 	if (want > 0)
 		(void)fcntl(h->p[1], F_SETPIPE_SZ, want);
 	if ((sz = fcntl(h->p[1], F_GETPIPE_SZ)) == -1)
@@ -129,15 +127,25 @@ half_to_copy(struct half *h)
 	close(h->p[1]);
 	h->p[0] = h->p[1] = -1;
 	h->cap = COPY_BUF;
-	log_event(LOG_DEBUG, "copy dir=%s: splice not supported", h->name);
+	log_event(LOG_DEBUG, "copy dir=%s: splice not supported", h->dir);
 	return 0;
+}
+
+/*
+ * The filters closed their output: if one exited with the reset
+ * status, the connection ends in a reset, as the filter asked.
+ */
+static void
+half_filter_eof(struct relay *r, struct half *h)
+{
+	if (h->chain != NULL && inline_wants_reset(h->chain))
+		relay_end(r, "reset", "relay");
 }
 
 /* Take what the source has into P.  0 when it would block. */
 static ssize_t
-half_fill(struct relay *r, int dir)
+half_fill(struct relay *r, struct half *h)
 {
-	struct half *h = &r->h[dir];
 	ssize_t n;
 
 	for (;;) {
@@ -155,49 +163,52 @@ half_fill(struct relay *r, int dir)
 		if (errno == EINVAL && h->buf == NULL && h->bytes == 0 &&
 		    half_to_copy(h) == 0)
 			continue;
-		relay_fail(r, dir, 1, errno);
+		relay_fail(r, h, 1, errno);
 		return -1;
 	}
 	if (n == 0) {
 		h->eof = 1;
-		if (r->first_fin == NULL)
-			r->first_fin = side_of_source(dir);
-		taps_record(r->taps, "shut", h->name, NULL, 0);
+		if (r->first_fin == NULL && strcmp(h->src, "relay") != 0)
+			r->first_fin = h->src;
+		if (h->tap_dir != NULL)
+			taps_record(r->taps, "shut", h->tap_dir, NULL, 0);
+		half_filter_eof(r, h);
 		return 0;
 	}
 	h->held = (size_t)n;
 	h->off = 0;
-	if (h->buf != NULL)
-		taps_record(r->taps, "data", h->name, h->buf, (size_t)n);
-	else
-		taps_tee(r->taps, h->p[0], (size_t)n, h->name);
-	taps_pump(r->taps);
+	if (h->tap_dir != NULL) {
+		if (h->buf != NULL)
+			taps_record(r->taps, "data", h->tap_dir, h->buf,
+			    (size_t)n);
+		else
+			taps_tee(r->taps, h->p[0], (size_t)n, h->tap_dir);
+		taps_pump(r->taps);
+	}
 	r->last = mono_us();
 	return n;
 }
 
 /* Pass the source's FIN on: shutdown a socket, close a pipe. */
 static void
-half_close(struct relay *r, int dir)
+half_close(struct relay *r, struct half *h)
 {
-	struct half *h = &r->h[dir];
-
 	h->done = 1;
-	log_event(LOG_DEBUG, "shut sid=%s dir=%s", r->s->sid, h->name);
+	log_event(LOG_DEBUG, "shut sid=%s dir=%s to=%s", r->s->sid, h->dir,
+	    h->dst);
 	if (shutdown(h->to, SHUT_WR) == -1) {
 		if (errno == ENOTSOCK) {
 			(void)close(h->to);
 			h->to = -1;
 		} else if (errno != ENOTCONN)
-			relay_fail(r, dir, 0, errno);
+			relay_fail(r, h, 0, errno);
 	}
 }
 
 /* Send what P holds.  0 when the destination is full. */
 static ssize_t
-half_flush(struct relay *r, int dir)
+half_flush(struct relay *r, struct half *h)
 {
-	struct half *h = &r->h[dir];
 	ssize_t n, sent = 0;
 
 	while (h->held > 0) {
@@ -211,7 +222,7 @@ half_flush(struct relay *r, int dir)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			relay_fail(r, dir, 0, errno);
+			relay_fail(r, h, 0, errno);
 			return -1;
 		}
 		h->held -= (size_t)n;
@@ -222,28 +233,48 @@ half_flush(struct relay *r, int dir)
 	if (sent > 0)
 		r->last = mono_us();
 	if (h->held == 0 && h->eof && !h->done)
-		half_close(r, dir);
+		half_close(r, h);
 	return sent;
 }
 
-/* Move one direction as far as it goes without waiting. */
+/* Move one half as far as it goes without waiting. */
 static void
-half_pump(struct relay *r, int dir)
+half_pump(struct relay *r, struct half *h)
 {
-	struct half *h = &r->h[dir];
 	int i;
 
 	for (i = 0; i < ROUNDS && r->reason == NULL; i++) {
-		if (h->held > 0 && half_flush(r, dir) <= 0)
+		if (h->held > 0 && half_flush(r, h) <= 0)
 			return;
-		if (h->held > 0 || h->eof || !taps_idle(r->taps))
+		if (h->held > 0 || h->eof ||
+		    (h->tap_dir != NULL && !taps_idle(r->taps)))
 			return;
-		if (half_fill(r, dir) <= 0) {
+		if (half_fill(r, h) <= 0) {
 			if (h->eof && !h->done && r->reason == NULL)
-				half_close(r, dir);
+				half_close(r, h);
 			return;
 		}
 	}
+}
+
+static void
+relay_pump_all(struct relay *r)
+{
+	int i;
+
+	for (i = 0; i < r->nh; i++)
+		half_pump(r, &r->h[i]);
+}
+
+static int
+relay_done(const struct relay *r)
+{
+	int i;
+
+	for (i = 0; i < r->nh; i++)
+		if (!r->h[i].done)
+			return 0;
+	return 1;
 }
 
 /*
@@ -254,19 +285,20 @@ static nfds_t
 relay_want(struct relay *r, struct pollfd *pfd, int *who)
 {
 	nfds_t n = 0;
-	int dir, idle = taps_idle(r->taps);
+	int i, idle = taps_idle(r->taps);
 
 	pfd[n].fd = r->sigfd;
 	pfd[n].events = POLLIN;
 	who[n++] = SIGNALS;
-	for (dir = C2S; dir <= S2C; dir++) {
-		struct half *h = &r->h[dir];
+	for (i = 0; i < r->nh; i++) {
+		struct half *h = &r->h[i];
 
-		if (h->done || (h->held == 0 && (h->eof || !idle)))
+		if (h->done || (h->held == 0 && (h->eof ||
+		    (h->tap_dir != NULL && !idle))))
 			continue;
 		pfd[n].fd = h->held > 0 ? h->to : h->from;
 		pfd[n].events = h->held > 0 ? POLLOUT : POLLIN;
-		who[n++] = dir;
+		who[n++] = i;
 	}
 	return n + taps_want(r->taps, pfd + n, who + n, TAPS);
 }
@@ -315,16 +347,15 @@ relay_loop(struct relay *r)
 	int *who, ms, rc, tapped;
 	nfds_t i, n;
 
-	pfd = calloc(3 + (size_t)r->taps->n, sizeof(*pfd));
-	who = calloc(3 + (size_t)r->taps->n, sizeof(*who));
+	pfd = calloc(1 + MAX_HALVES + (size_t)r->taps->n, sizeof(*pfd));
+	who = calloc(1 + MAX_HALVES + (size_t)r->taps->n, sizeof(*who));
 	if (pfd == NULL || who == NULL) {
 		relay_end(r, "error", "relay");
 		goto out;
 	}
-	half_pump(r, C2S);
-	half_pump(r, S2C);
+	relay_pump_all(r);
 	while (r->reason == NULL) {
-		if (r->h[C2S].done && r->h[S2C].done) {
+		if (relay_done(r)) {
 			relay_end(r, "eof", r->first_fin);
 			break;
 		}
@@ -351,12 +382,11 @@ relay_loop(struct relay *r)
 			else if (who[i] == TAPS)
 				tapped = 1;
 			else
-				half_pump(r, who[i]);
+				half_pump(r, &r->h[who[i]]);
 		}
 		if (tapped) {
 			taps_pump(r->taps);
-			half_pump(r, C2S);
-			half_pump(r, S2C);
+			relay_pump_all(r);
 		}
 	}
 out:
@@ -370,11 +400,13 @@ relay_close(struct relay *r)
 {
 	int reset = strcmp(r->reason, "reset") == 0 ||
 	    strcmp(r->reason, "error") == 0;
-	int fds[4] = { r->h[C2S].from, r->h[C2S].to, r->h[S2C].from,
-	    r->h[S2C].to };
-	int i, j;
+	int fds[2 * MAX_HALVES], n = 0, i, j;
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < r->nh; i++) {
+		fds[n++] = r->h[i].from;
+		fds[n++] = r->h[i].to;
+	}
+	for (i = 0; i < n; i++) {
 		if (fds[i] < 0)
 			continue;
 		for (j = 0; j < i; j++)
@@ -389,20 +421,60 @@ relay_close(struct relay *r)
 	}
 }
 
-static void
-half_init(struct half *h, const char *name, int from, int to)
+static struct half *
+half_add(struct relay *r, const char *dir, const char *src, int from,
+    const char *dst, int to)
 {
+	struct half *h = &r->h[r->nh++];
+
 	memset(h, 0, sizeof(*h));
-	h->name = name;
+	h->dir = dir;
+	h->src = src;
+	h->dst = dst;
 	h->from = from;
 	h->to = to;
 	h->p[0] = h->p[1] = -1;
+	return h;
 }
 
 /*
- * Relay until both sides are done, a side resets, the idle timeout
- * passes or sigfd says stop.  Logs the end; 0 for a clean end.
+ * One direction: straight from src to dst, or through its filters.
+ * Taps see the bytes as sent, or with --tap-point delivered, as the
+ * filters left them.
  */
+static void
+relay_direction(struct relay *r, const char *dir, const char *src,
+    int from, const char *dst, int to, struct inline_chain *x)
+{
+	struct half *in, *out;
+
+	if (x == NULL) {
+		in = half_add(r, dir, src, from, dst, to);
+		in->tap_dir = dir;
+		in->counts = 1;
+		return;
+	}
+	in = half_add(r, dir, src, from, "relay", x->in);
+	out = half_add(r, dir, "relay", x->out, dst, to);
+	out->chain = x;
+	out->counts = 1;
+	if (r->o->tap_delivered)
+		out->tap_dir = dir;
+	else
+		in->tap_dir = dir;
+}
+
+static uint64_t
+relay_bytes(const struct relay *r, const char *dir)
+{
+	int i;
+
+	for (i = 0; i < r->nh; i++)
+		if (r->h[i].counts && strcmp(r->h[i].dir, dir) == 0)
+			return r->h[i].bytes;
+	return 0;
+}
+
 static void
 relay_record_close(struct relay *r, uint64_t dur)
 {
@@ -411,19 +483,24 @@ relay_record_close(struct relay *r, uint64_t dur)
 
 	n = snprintf(p, sizeof(p), "reason=%s\nby=%s\nc2s_bytes=%llu\n"
 	    "s2c_bytes=%llu\nduration_us=%llu\n", r->reason, r->by,
-	    (unsigned long long)r->h[C2S].bytes,
-	    (unsigned long long)r->h[S2C].bytes, (unsigned long long)dur);
+	    (unsigned long long)relay_bytes(r, "c2s"),
+	    (unsigned long long)relay_bytes(r, "s2c"),
+	    (unsigned long long)dur);
 	if (n > 0 && (size_t)n < sizeof(p))
 		taps_record(r->taps, "close", "-", p, (size_t)n);
 }
 
+/*
+ * Relay until every half is done, a side resets, the idle timeout
+ * passes or sigfd says stop.  Logs the end; 0 for a clean end.
+ */
 int
 relay_run(struct session *s, struct relay_ends *e,
     const struct relay_opts *o, struct taps *ts, int sigfd)
 {
 	struct relay r;
 	uint64_t dur;
-	int dir, fds[4] = { e->cin, e->cout, e->sin, e->sout }, i;
+	int i;
 
 	memset(&r, 0, sizeof(r));
 	r.s = s;
@@ -431,13 +508,16 @@ relay_run(struct session *s, struct relay_ends *e,
 	r.sigfd = sigfd;
 	r.taps = ts;
 	r.last = mono_us();
-	half_init(&r.h[C2S], "c2s", e->cin, e->sout);
-	half_init(&r.h[S2C], "s2c", e->sin, e->cout);
-	for (i = 0; i < 4; i++)
-		if (fd_nonblock(fds[i]) == -1)
-			relay_fail(&r, C2S, 1, errno);
-	for (dir = C2S; dir <= S2C && r.reason == NULL; dir++)
-		if (half_open_pipe(&r.h[dir], o, ts) == -1) {
+	relay_direction(&r, "c2s", "client", e->cin, "server", e->sout,
+	    e->x[0]);
+	relay_direction(&r, "s2c", "server", e->sin, "client", e->cout,
+	    e->x[1]);
+	for (i = 0; i < r.nh && r.reason == NULL; i++)
+		if (fd_nonblock(r.h[i].from) == -1 ||
+		    fd_nonblock(r.h[i].to) == -1)
+			relay_fail(&r, &r.h[i], 1, errno);
+	for (i = 0; i < r.nh && r.reason == NULL; i++)
+		if (half_open_pipe(&r.h[i], o, ts) == -1) {
 			log_event(LOG_ERR, "error sid=%s pipe: %s", s->sid,
 			    strerror(errno));
 			relay_end(&r, "error", "relay");
@@ -449,14 +529,15 @@ relay_run(struct session *s, struct relay_ends *e,
 	dur = mono_us() - s->open_mono;
 	log_event(LOG_INFO, "close sid=%s reason=%s by=%s c2s_bytes=%llu "
 	    "s2c_bytes=%llu duration_us=%llu", s->sid, r.reason, r.by,
-	    (unsigned long long)r.h[C2S].bytes,
-	    (unsigned long long)r.h[S2C].bytes, (unsigned long long)dur);
+	    (unsigned long long)relay_bytes(&r, "c2s"),
+	    (unsigned long long)relay_bytes(&r, "s2c"),
+	    (unsigned long long)dur);
 	relay_record_close(&r, dur);
-	for (dir = C2S; dir <= S2C; dir++) {
-		free(r.h[dir].buf);
-		if (r.h[dir].p[0] != -1) {
-			close(r.h[dir].p[0]);
-			close(r.h[dir].p[1]);
+	for (i = 0; i < r.nh; i++) {
+		free(r.h[i].buf);
+		if (r.h[i].p[0] != -1) {
+			close(r.h[i].p[0]);
+			close(r.h[i].p[1]);
 		}
 	}
 	return strcmp(r.reason, "error") == 0 ? -1 : 0;

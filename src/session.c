@@ -54,18 +54,25 @@ session_sigfd(void)
 	return fd;
 }
 
-/* The open record: addresses as key=value lines (DESIGN.md). */
+/*
+ * The open record: addresses as key=value lines (DESIGN.md), then
+ * what only some sessions have: the program, and with inline filters
+ * which bytes the taps see.
+ */
 static void
-session_record_open(struct taps *ts, const struct session *s,
-    const char *prog)
+session_record_open(const struct serve_ctx *c, struct taps *ts,
+    const struct session *s, const char *prog)
 {
 	char p[4 * ADDR_STRLEN];
+	const char *point = c->ninl[0] + c->ninl[1] == 0 ? NULL :
+	    c->ro.tap_delivered ? "delivered" : "sent";
 	int n;
 
-	n = snprintf(p, sizeof(p), "client=%s\n%s%s%slisten=%s\n%s%s%s",
-	    s->client, *s->server ? "server=" : "", s->server,
+	n = snprintf(p, sizeof(p), "client=%s\n%s%s%slisten=%s\n%s%s%s"
+	    "%s%s%s", s->client, *s->server ? "server=" : "", s->server,
 	    *s->server ? "\n" : "", s->local, prog ? "prog=" : "",
-	    prog ? prog : "", prog ? "\n" : "");
+	    prog ? prog : "", prog ? "\n" : "", point ? "tap_point=" : "",
+	    point ? point : "", point ? "\n" : "");
 	if (n > 0 && (size_t)n < sizeof(p))
 		taps_record(ts, "open", "-", p, (size_t)n);
 }
@@ -92,12 +99,12 @@ session_taps(const struct serve_ctx *c, const struct session *s,
 
 /* A failed connection still reaches the taps: open, then close. */
 static void
-session_fail(struct session *s, struct taps *ts)
+session_fail(const struct serve_ctx *c, struct session *s, struct taps *ts)
 {
 	static const char p[] = "reason=error\nby=relay\nc2s_bytes=0\n"
 	    "s2c_bytes=0\nduration_us=0\n";
 
-	session_record_open(ts, s, NULL);
+	session_record_open(c, ts, s, NULL);
 	taps_record(ts, "close", "-", p, sizeof(p) - 1);
 	taps_finish(ts);
 }
@@ -131,6 +138,34 @@ session_proxy(const struct serve_ctx *c, const struct session *s, int cfd,
 	return 0;
 }
 
+/* Start the inline filters, relay, then reap filters and taps. */
+static int
+session_run(const struct serve_ctx *c, struct session *s,
+    struct relay_ends *e, struct taps *ts, int sigfd)
+{
+	struct inline_chain x[2];
+	int d, rc = 0;
+
+	for (d = 0; d < 2; d++) {
+		e->x[d] = NULL;
+		if (c->ninl[d] == 0)
+			continue;
+		if (inline_start(&x[d], c->inl[d], c->ninl[d]) == -1) {
+			log_event(LOG_ERR, "error sid=%s inline filter: %s",
+			    s->sid, strerror(errno));
+			rc = -1;
+		}
+		e->x[d] = &x[d];
+	}
+	if (rc == 0)
+		rc = relay_run(s, e, &c->ro, ts, sigfd);
+	for (d = 0; d < 2; d++)
+		if (e->x[d] != NULL)
+			inline_finish(e->x[d]);
+	taps_finish(ts);
+	return rc == 0 ? 0 : EXIT_SYS;
+}
+
 /* Relay the client on cin/cout to the target. */
 int
 session_relay(const struct serve_ctx *c, int cin, int cout)
@@ -152,7 +187,7 @@ session_relay(const struct serve_ctx *c, int cin, int cout)
 		conn_abort(cin);
 		if (cout != cin)
 			conn_abort(cout);
-		session_fail(&s, &ts);
+		session_fail(c, &s, &ts);
 		return EXIT_SYS;
 	}
 	conn_tune(cin);
@@ -160,20 +195,19 @@ session_relay(const struct serve_ctx *c, int cin, int cout)
 	if (c->proxy && session_proxy(c, &s, cin, sfd) == -1) {
 		conn_abort(cin);
 		conn_abort(sfd);
-		session_fail(&s, &ts);
+		session_fail(c, &s, &ts);
 		return EXIT_SYS;
 	}
 	log_event(LOG_INFO, "open sid=%s client=%s server=%s", s.sid,
 	    s.client, s.server);
 	setproctitle("%s -> %s", s.client, s.server);
-	session_record_open(&ts, &s, NULL);
+	session_record_open(c, &ts, &s, NULL);
 	e.cin = cin;
 	e.cout = cout;
 	e.sin = e.sout = sfd;
-	rc = relay_run(&s, &e, &c->ro, &ts, sigfd);
-	taps_finish(&ts);
+	rc = session_run(c, &s, &e, &ts, sigfd);
 	close(sigfd);
-	return rc == 0 ? 0 : EXIT_SYS;
+	return rc;
 }
 
 /*
@@ -195,7 +229,7 @@ session_exec_relayed(const struct serve_ctx *c, struct session *s, int fd)
 		log_event(LOG_ERR, "error sid=%s exec: %s", s->sid,
 		    strerror(errno));
 		conn_abort(fd);
-		session_fail(s, &ts);
+		session_fail(c, s, &ts);
 		return EXIT_SYS;
 	}
 	if (pid == 0) {
@@ -208,15 +242,14 @@ session_exec_relayed(const struct serve_ctx *c, struct session *s, int fd)
 	(void)close(out[1]);
 	conn_tune(fd);
 	setproctitle("%s -> %s", s->client, c->prog[0]);
-	session_record_open(&ts, s, c->prog[0]);
+	session_record_open(c, &ts, s, c->prog[0]);
 	e.cin = e.cout = fd;
 	e.sin = out[0];
 	e.sout = in[1];
-	rc = relay_run(s, &e, &c->ro, &ts, sigfd);
+	rc = session_run(c, s, &e, &ts, sigfd);
 	child_wait(pid, 5000);
-	taps_finish(&ts);
 	close(sigfd);
-	return rc == 0 ? 0 : EXIT_SYS;
+	return rc;
 }
 
 /* Exec mode: PROG gets the socket itself on fds 0 and 1. */
@@ -228,7 +261,7 @@ session_exec(const struct serve_ctx *c, int fd)
 	session_begin(&s, fd);
 	log_event(LOG_INFO, "open sid=%s client=%s prog=%s", s.sid, s.client,
 	    c->prog[0]);
-	if (c->ntaps > 0 || c->shared_fd != -1)
+	if (c->ntaps > 0 || c->shared_fd != -1 || c->ninl[0] + c->ninl[1] > 0)
 		return session_exec_relayed(c, &s, fd);
 	conn_tune(fd);
 	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1) {

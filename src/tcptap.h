@@ -313,15 +313,29 @@ nfds_t	 taps_want(const struct taps *, struct pollfd *, int *, int);
 int	 taps_poll_ms(const struct taps *);
 void	 taps_finish(struct taps *);
 
+/* inline.c: -x filters in the data path */
+#define INLINE_RESET	99	/* a filter's exit status: reset, not FIN */
+struct inline_chain {
+	int		 in, out;	/* first filter's stdin, last's stdout */
+	pid_t		*pids;
+	int		 n;
+	int		 reset;		/* one exited INLINE_RESET */
+};
+int	 inline_start(struct inline_chain *, char **, int);
+int	 inline_wants_reset(struct inline_chain *);
+void	 inline_finish(struct inline_chain *);
+
 /* relay.c: move bytes both ways until the connection ends */
 struct relay_opts {
 	int		 idle_ms;	/* -w, -1 for none */
 	int		 no_splice;
 	int		 pipe_size;
+	int		 tap_delivered;	/* --tap-point delivered */
 };
 struct relay_ends {
 	int		 cin, cout;	/* client side: read, write */
 	int		 sin, sout;	/* server side: read, write */
+	struct inline_chain *x[2];	/* c2s, s2c filters, or NULL */
 };
 int	 relay_run(struct session *, struct relay_ends *,
 	    const struct relay_opts *, struct taps *, int);
@@ -341,6 +355,8 @@ struct serve_ctx {
 	size_t			 ntarget;
 	char			**prog;		/* exec mode, else NULL */
 	char			**taps;		/* -t commands */
+	char			**inl[2];	/* -x c2s:, s2c: commands */
+	int			 ninl[2];
 	int			 ntaps;
 	int			 tap_timeout_ms;
 	int			 tap_drop;	/* --tap-policy drop */
