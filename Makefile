@@ -22,7 +22,9 @@ TCPTAP_OBJ = src/main.o src/listen.o src/relay.o src/exec.o \
 LIB_OBJ	= $(filter-out $(TCPTAP_OBJ),$(patsubst %.c,%.o,$(wildcard src/*.c)))
 # One program per filters/tap-NAME.c.
 FILTERS	= $(patsubst filters/%.c,%,$(wildcard filters/tap-*.c))
-PROGS	= bin/tcptap $(FILTERS:%=bin/%)
+# And one raw-byte fault filter per filters/fault-NAME.c.
+FAULTS	= $(patsubst filters/%.c,%,$(wildcard filters/fault-*.c))
+PROGS	= bin/tcptap $(FILTERS:%=bin/%) $(FAULTS:%=bin/%)
 HELPERS	= $(patsubst tests/helpers/%.c,tests/bin/%,$(wildcard tests/helpers/*.c))
 
 all: $(PROGS) $(HELPERS)
@@ -34,18 +36,29 @@ src/libtap.a: $(LIB_OBJ) Makefile
 src/%.o filters/%.o: CPPFLAGS += -DTCPTAP_VERSION='"$(VERSION)"'
 VERSION	= 0.1
 
-%.o: %.c src/tcptap.h
+# Objects remember the compiler and flags they were built with, so that
+# `make check SANITIZE=address,undefined` after a plain build rebuilds.
+BUILD_FLAGS := $(CC) $(CFLAGS) $(LDFLAGS) $(SANITIZE)
+.build-flags: FORCE
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
+FORCE:
+
+%.o: %.c src/tcptap.h .build-flags
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
-bin/tcptap: $(TCPTAP_OBJ) src/libtap.a
+bin/tcptap: $(TCPTAP_OBJ) src/libtap.a .build-flags
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $(TCPTAP_OBJ) src/libtap.a $(BSD_LIBS)
 
-bin/tap-%: filters/tap-%.o src/libtap.a
+bin/tap-%: filters/tap-%.o src/libtap.a .build-flags
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $< src/libtap.a $(BSD_LIBS)
 
-tests/bin/%: tests/helpers/%.c
+bin/fault-%: filters/fault-%.o src/libtap.a .build-flags
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $< src/libtap.a $(BSD_LIBS)
+
+tests/bin/%: tests/helpers/%.c .build-flags
 	@mkdir -p tests/bin
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
@@ -60,7 +73,7 @@ deps:
 	@sh tests/deps-xinetd.sh
 
 check: deps all
-	@sh tests/run.sh
+	@SANITIZE='$(SANITIZE)' sh tests/run.sh
 
 demo: deps all
 	@sh examples/demo.sh
@@ -124,9 +137,9 @@ uninstall:
 .PHONY: uninstall
 
 clean:
-	rm -rf bin tests/bin src/*.o src/*.a filters/*.o
+	rm -rf bin tests/bin src/*.o src/*.a filters/*.o .build-flags
 
-.PHONY: all deps check demo install clean
+.PHONY: all deps check demo install clean FORCE
 
 # Keep objects: make would delete filters/*.o after printing test results.
 .SECONDARY:

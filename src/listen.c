@@ -224,8 +224,12 @@ listen_close(struct listener *l)
 	for (i = 0; i < l->nfds; i++)
 		(void)close(l->fds[i]);
 	l->nfds = 0;
+	free(l->fds);
+	l->fds = NULL;
 	if (l->unix_path != NULL)
 		(void)unlink(l->unix_path);
+	free(l->unix_path);
+	l->unix_path = NULL;
 }
 
 /* The child's start: its own signals, no listener fds, then serve. */

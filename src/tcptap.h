@@ -403,7 +403,7 @@ struct listener {
 	size_t		 nfds;
 	int		 max_conns;	/* -c */
 	int		 drain_s;	/* -T */
-	const char	*unix_path;	/* to unlink at exit */
+	char		*unix_path;	/* to unlink at exit */
 	int		 starved;	/* backing off: out of fds or procs */
 	struct collector *shared;	/* --shared-tap, or NULL */
 	struct access	 access;	/* -A, -D */
@@ -417,5 +417,36 @@ int	 listen_sd(struct listener *);
 int	 listen_port(const struct listener *);
 int	 listen_serve(struct listener *, int (*)(int, int, int, void *),
 	    void *);
+
+/* fault.c: what the fault-* filters (raw bytes, stdin to stdout) share */
+#define FAULT_RESET	99	/* exit status: an inline filter asks for a reset */
+#define FAULT_TIME_MAX	86400000000ULL	/* a day, in microseconds */
+struct fault_rng {
+	uint64_t	 s;
+};
+void	 fault_rng_seed(struct fault_rng *, uint64_t);
+uint64_t fault_rng_next(struct fault_rng *);
+uint64_t fault_rng_below(struct fault_rng *, uint64_t);
+uint64_t fault_seed_default(void);
+const char *fault_parse_seed(const char *, uint64_t *);
+const char *fault_parse_time(const char *, uint64_t *);
+const char *fault_parse_size(const char *, uint64_t *);
+void	 fault_fmt_time(char *, size_t, uint64_t);
+/*
+ * fault_run moves stdin to stdout on a schedule: each chunk read is
+ * queued with the time due() gives it (now if NULL) and written, in
+ * order, once due and as allow() permits (all if NULL; 0 means not
+ * before *wake, which it must lower); wrote() hears what went out.
+ * Reading goes on while at most max_queued bytes wait.  At EOF of stdin
+ * (due at due(now, 0)) it returns once everything is written.
+ */
+struct fault_policy {
+	void		*arg;
+	uint64_t	(*due)(void *, uint64_t, size_t);
+	size_t		(*allow)(void *, uint64_t, size_t, uint64_t *);
+	void		(*wrote)(void *, uint64_t, size_t);
+	size_t		 max_queued;
+};
+void	 fault_run(const struct fault_policy *);
 
 #endif
