@@ -96,7 +96,7 @@ INST_EXAMPLE_SCRIPTS = $(wildcard examples/*.sh)
 INST_EXAMPLE_FILTERS = $(wildcard examples/filters/*)
 INST_COMPLETION	= share/bash-completion/completions/tcptap
 # The filters complete through the same file: one symlink per program.
-INST_COMPLETION_LINKS = $(FILTERS)
+INST_COMPLETION_LINKS = $(FILTERS) $(FAULTS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(DATADIR) \

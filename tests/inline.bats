@@ -83,3 +83,34 @@ load test_helper
 	run "$TCPTAP" --tap-point middle 127.0.0.1:0 127.0.0.1:1
 	assert_equal "$status" 2
 }
+
+@test "inline: fault-delay on each direction adds at least its latency, at most 3 x" {
+	start_server srv 127.0.0.1:0 echo
+	start_tcptap -x c2s:"'$ROOT/bin/fault-delay' 300ms" \
+	    -x s2c:"'$ROOT/bin/fault-delay' 300ms" 127.0.0.1:0 "127.0.0.1:$srv_port"
+	start=$(date +%s%N)
+	run peer connect "127.0.0.1:$tap_port" send=ping recv=4 shut eof
+	ms=$(ms_since "$start")
+	assert_success
+	((ms >= 600 && ms < 1800)) || fail "round trip took $ms ms"
+}
+
+@test "inline: fault-cut -m reset resets the client after exactly N bytes" {
+	start_server1 srv 127.0.0.1:0 send=abcdefghij wait="$T/never" eof
+	start_tcptap -x s2c:"'$ROOT/bin/fault-cut' -n 4 -m reset" 127.0.0.1:0 \
+	    "127.0.0.1:$srv_port"
+	run peer -o "$T/got" connect "127.0.0.1:$tap_port" eof
+	assert_output --regexp 'recv=4 end=reset$'
+	assert_equal "$(cat "$T/got")" abcd
+	wait_log "$T/tap.err" 'fault-cut: '
+}
+
+@test "inline: tap-redact -r stars a secret on the wire" {
+	start_server1 srv 127.0.0.1:0 eof
+	start_tcptap -x c2s:"'$ROOT/bin/tap-redact' -r -F s3cret" 127.0.0.1:0 \
+	    "127.0.0.1:$srv_port"
+	run peer connect "127.0.0.1:$tap_port" send='token=s3cret;' shut eof
+	assert_success
+	wait_exit "$srv_pid"
+	assert_equal "$(cat "$T/srv.data")" 'token=******;'
+}

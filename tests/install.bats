@@ -19,7 +19,7 @@ expected() {
 	local p=${1#/} f
 	{
 		echo "$p/bin/tcptap"
-		for f in "$ROOT"/filters/tap-*.c; do
+		for f in "$ROOT"/filters/tap-*.c "$ROOT"/filters/fault-*.c; do
 			f=${f##*/}
 			echo "$p/bin/${f%.c}"
 			echo "$p/share/bash-completion/completions/${f%.c}"

@@ -56,3 +56,27 @@ check_page() {
 @test "man: tap-pcap(1) lints clean and its SYNOPSIS is tap-pcap's usage" {
 	check_page tap-pcap
 }
+
+@test "man: fault-delay(1) lints clean and its SYNOPSIS is fault-delay's usage" {
+	check_page fault-delay
+}
+
+@test "man: fault-throttle(1) lints clean and its SYNOPSIS is fault-throttle's usage" {
+	check_page fault-throttle
+}
+
+@test "man: fault-slice(1) lints clean and its SYNOPSIS is fault-slice's usage" {
+	check_page fault-slice
+}
+
+@test "man: fault-cut(1) lints clean and its SYNOPSIS is fault-cut's usage" {
+	check_page fault-cut
+}
+
+@test "man: fault-corrupt(1) lints clean and its SYNOPSIS is fault-corrupt's usage" {
+	check_page fault-corrupt
+}
+
+@test "man: tap-redact(1) lints clean and its SYNOPSIS is tap-redact's usage" {
+	check_page tap-redact
+}
