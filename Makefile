@@ -66,7 +66,7 @@ tests/bin/%: tests/helpers/%.c .build-flags
 DEPS	= build-essential pkg-config libbsd-dev bats bats-support bats-assert \
 	  ucspi-tcp systemd redis-server redis-tools strace bsdextrautils \
 	  procps iproute2 coreutils util-linux passwd clang mandoc python3 socat \
-	  tshark jq openbsd-inetd haproxy curl xxd
+	  tshark jq openbsd-inetd haproxy curl xxd libclang-rt-14-dev
 
 deps:
 	@sh tests/deps.sh $(DEPS)
@@ -74,6 +74,10 @@ deps:
 
 check: deps all
 	@SANITIZE='$(SANITIZE)' sh tests/run.sh
+
+# The bulk cases bigger (4 GiB through taps), and run under sanitizers too.
+check-long: deps all
+	@TCPTAP_LONG=1 SANITIZE='$(SANITIZE)' sh tests/run.sh
 
 demo: deps all
 	@sh examples/demo.sh
@@ -139,7 +143,7 @@ uninstall:
 clean:
 	rm -rf bin tests/bin src/*.o src/*.a filters/*.o .build-flags
 
-.PHONY: all deps check demo install clean FORCE
+.PHONY: all deps check check-long demo install clean FORCE
 
 # Keep objects: make would delete filters/*.o after printing test results.
 .SECONDARY:

@@ -11,12 +11,13 @@ relay_children() {
 	ps -o pid= --ppid "$tap_pid" | tr -d ' '
 }
 
-@test "faults: 16 connections, 32 MiB each way, a tap on each: wire and taps exact (1 GiB)" {
+@test "faults: 16 connections, 32 MiB each way, a tap on each: wire and taps exact (1 GiB; 4 GiB long)" {
+	heavy
 	mkdir "$T/taps"
 	start_server srv 127.0.0.1:0 echo
 	start_tcptap -t "'$TAPCAT' -o '$T/taps/'\$TCPTAP_SID" 127.0.0.1:0 \
 	    "127.0.0.1:$srv_port"
-	random_file "$T/data" 32M
+	random_file "$T/data" "$(long_size 32M 128M)"
 	pids=()
 	for i in $(seq 16); do
 		bg "c$i" "$PEER" -o "$T/got.$i" connect "127.0.0.1:$tap_port" \

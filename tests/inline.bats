@@ -4,6 +4,7 @@
 load test_helper
 
 @test "inline: gzip | gunzip on each direction leaves 64 MiB each way sha256-exact" {
+	heavy
 	random_file "$T/c2s" 64M
 	random_file "$T/s2c" 64M
 	start_server1 srv 127.0.0.1:0 "file=$T/s2c" shut eof

@@ -17,6 +17,7 @@ headers() {
 }
 
 @test "taps: tap bytes equal wire bytes both ways on a 64 MiB exchange" {
+	heavy
 	random_file "$T/c2s" 32M
 	random_file "$T/s2c" 32M
 	start_server1 srv 127.0.0.1:0 "file=$T/s2c" shut eof

@@ -157,3 +157,16 @@ ms_since() {
 	echo $((($(date +%s%N) - $1) / 1000000))
 }
 
+
+# heavy: the bulk cases (hundreds of MiB) that make a sanitizer run too
+# slow for CI: skipped in a SANITIZE build unless TCPTAP_LONG is set
+# (make check-long), which also makes them bigger (long_size).
+heavy() {
+	[ -z "${SANITIZE:-}" ] || [ -n "${TCPTAP_LONG:-}" ] ||
+	    skip "bulk case: make check-long runs it under sanitizers"
+}
+
+# long_size NORMAL LONG: NORMAL, or LONG under make check-long.
+long_size() {
+	if [ -n "${TCPTAP_LONG:-}" ]; then echo "$2"; else echo "$1"; fi
+}
