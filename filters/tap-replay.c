@@ -270,11 +270,21 @@ recv_frame(struct replay *rp, const char *dir, const unsigned char *p,
 		frame_explain(&rp->spec, rp->buf, why, sizeof(why));
 		fail(rp, "%s bad frame: %s", dir, why);
 	}
-	buf_need(rp, hs + (size_t)len);
-	for (got = 0; got < len; got += (size_t)r)
-		if ((r = read_some(rp, rp->buf + hs + got, (size_t)len - got,
+	/*
+	 * Grow the buffer as the payload arrives (64 KiB, then doubling):
+	 * a header announcing up to -m bytes must not cost -m bytes of
+	 * memory before any of them came.
+	 */
+	for (got = 0; got < len; got += (size_t)r) {
+		size_t want = (size_t)len - got;
+
+		if (want > DRAIN_BUF && want > got)
+			want = got > DRAIN_BUF ? got : DRAIN_BUF;
+		buf_need(rp, hs + got + want);
+		if ((r = read_some(rp, rp->buf + hs + got, want,
 		    rp->idle_ms)) <= 0)
 			break;
+	}
 	how[0] = '\0';
 	if (got < len)
 		snprintf(how, sizeof(how), "of a %llu-byte frame %s",

@@ -143,9 +143,12 @@ addr_format(const struct sockaddr *sa, socklen_t salen, char *buf,
 		snprintf(buf, len, "[%s]:%u", ip, ntohs(sin6->sin6_port));
 		break;
 	case AF_UNIX:
+		/* (a salen past the struct would overflow path below) */
 		plen = salen > offsetof(struct sockaddr_un, sun_path) ?
-		    strnlen(sun->sun_path, salen -
-		    offsetof(struct sockaddr_un, sun_path)) : 0;
+		    salen - offsetof(struct sockaddr_un, sun_path) : 0;
+		if (plen > sizeof(sun->sun_path))
+			plen = sizeof(sun->sun_path);
+		plen = strnlen(sun->sun_path, plen);
 		strnvisx(path, sizeof(path), sun->sun_path, plen,
 		    VIS_WHITE | VIS_SAFE | VIS_OCTAL);
 		snprintf(buf, len, "unix:%s", path);

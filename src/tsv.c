@@ -253,7 +253,8 @@ tsv_next(struct tsv_reader *r, struct tsv_line *l)
 	l->us = us;
 	memcpy(l->dir, t1 + 1, 3);
 	l->dir[3] = '\0';
-	l->p = r->payload;
+	/* Never NULL, even empty: callers may do pointer arithmetic. */
+	l->p = r->payload != NULL ? r->payload : (const unsigned char *)"";
 	l->len = n / 2;
 	return 1;
 }
