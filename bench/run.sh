@@ -865,9 +865,12 @@ if [ -s "$TMP/mem1" ]; then
 	for w in 1 2; do
 		[ -s "$TMP/mem$w" ] || continue
 		[ $w = 1 ] && when="held idle" || when="after the echo"
+		eval "pss=\${PSS$w:-}"
+		held=${pss%% *}
+		[ -n "$held" ] && [ "$held" -gt 0 ] 2>/dev/null || held=$N
 		echo "kernel memory, $when, change since before connecting (whole system; includes"
-		echo "the client's and the echo server's sockets; per connection = / $N):"
-		awk -v n="$N" '
+		echo "the client's and the echo server's sockets; per connection = / $held relays held):"
+		awk -v n="$held" '
 			FNR == NR { a[$1] = $2; if (NF > 2) ao[$1] = $3; next }
 			{ b[$1] = $2; if (NF > 2) bo[$1] = $3; keys[$1] = 1 }
 			END {
