@@ -378,7 +378,11 @@ run_listener(struct opts *o, int argc, char *argv[])
 int
 main(int argc, char *argv[], char *envp[])
 {
-	struct opts o;
+	/*
+	 * Static: the addresses, rules and commands it holds live as long
+	 * as the process, whichever way it exits, and leak checkers see so.
+	 */
+	static struct opts o;
 
 	setproctitle_init(argc, argv, envp);
 	memset(&o, 0, sizeof(o));

@@ -188,7 +188,7 @@ random_same() {
 	command -v strace >/dev/null || skip "strace not installed"
 	# LeakSanitizer cannot run under ptrace: for SANITIZE= builds.
 	session_tap >"$T/s.tap"
-	ASAN_OPTIONS=detect_leaks=0 strace -o "$T/trace" -e trace=write "$HD" <"$T/s.tap" >/dev/null
+	env ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -o "$T/trace" -e trace=write "$HD" <"$T/s.tap" >/dev/null
 	run grep -c '^write(1,' "$T/trace"
 	assert_output 7
 }

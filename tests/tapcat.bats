@@ -96,7 +96,7 @@ same() {
 	# LeakSanitizer cannot run under ptrace: for SANITIZE= builds.
 	head -c 2000000 /dev/urandom >"$T/c2s"
 	"$GEN" -m 70000 a "$T/c2s" /dev/null >"$T/s.tap"
-	cat "$T/s.tap" | ASAN_OPTIONS=detect_leaks=0 strace -o "$T/trace" -e trace=splice,read "$CAT" -d c2s >"$T/out"
+	cat "$T/s.tap" | env ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -o "$T/trace" -e trace=splice,read "$CAT" -d c2s >"$T/out"
 	same "$T/c2s" "$T/out"
 	# Every payload byte went by splice(2) ...
 	run awk '/^splice\(0,/ { n += $NF } END { print n + 0 }' "$T/trace"

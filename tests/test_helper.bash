@@ -108,6 +108,7 @@ start_server1() {
 # address, e.g. 127.0.0.1:0, in ARGS); log in $T/tap.err; sets tap_port
 # and tap_pid once the port file is written.
 start_tcptap() {
+	rm -f "$T/tap.port"	# a port file left by an earlier tcptap
 	bg tap "$TCPTAP" -P "$T/tap.port" "$@"
 	poll 10 "[ -s '$T/tap.port' ] || ! kill -0 $tap_pid 2>/dev/null"
 	[ -s "$T/tap.port" ] ||
@@ -170,3 +171,4 @@ heavy() {
 long_size() {
 	if [ -n "${TCPTAP_LONG:-}" ]; then echo "$2"; else echo "$1"; fi
 }
+
