@@ -31,7 +31,16 @@ struct kids {
 	pid_t			*pid;
 	struct sockaddr_storage	*peer;	/* for -C */
 	int			 n;
+	struct pollfd		*pfd;	/* the listener's poll set */
 };
+
+static void
+kids_free(struct kids *k)
+{
+	free(k->pid);
+	free(k->peer);
+	free(k->pfd);
+}
 
 /* A unix socket path nobody answers on is left over: remove it. */
 static int
@@ -234,9 +243,11 @@ listen_close(struct listener *l)
 
 /* The child's start: its own signals, no listener fds, then serve. */
 static void __attribute__((noreturn))
-child_serve(struct listener *l, int sigfd, int fd, int shared_fd,
-    const char *rule, int (*serve)(int, int, int, void *), void *arg)
+child_serve(struct listener *l, struct kids *k, int sigfd, int fd,
+    int shared_fd, const char *rule, int (*serve)(int, int, int, void *),
+    void *arg)
 {
+	kids_free(k);		/* the listener's, not this child's */
 	size_t i;
 
 	if (setenv("TCPTAP_RULE", rule, 1) == -1)
@@ -325,7 +336,7 @@ accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
 		return BACKOFF_MS;
 	}
 	if (pid == 0)
-		child_serve(l, sigfd, fd, sfd, rule, serve, arg);
+		child_serve(l, k, sigfd, fd, sfd, rule, serve, arg);
 	if (sfd != -1)
 		(void)close(sfd);
 	if (l->starved)
@@ -435,7 +446,7 @@ listen_serve(struct listener *l, int (*serve)(int, int, int, void *),
 	k.n = 0;
 	if ((k.pid = calloc((size_t)l->max_conns, sizeof(pid_t))) == NULL ||
 	    (k.peer = calloc((size_t)l->max_conns, sizeof(*k.peer))) == NULL ||
-	    (pfd = calloc(l->nfds + 3 + (size_t)l->max_conns,
+	    (pfd = k.pfd = calloc(l->nfds + 3 + (size_t)l->max_conns,
 	    sizeof(*pfd))) == NULL)
 		err(EXIT_SYS, "calloc");
 	for (;;) {
@@ -478,9 +489,7 @@ listen_serve(struct listener *l, int (*serve)(int, int, int, void *),
 	listen_close(l);
 	if (l->shared != NULL)
 		collector_finish(l->shared);
-	free(k.pid);
-	free(k.peer);
-	free(pfd);
+	kids_free(&k);
 	close(sigfd);
 	log_event(LOG_INFO, "exit");
 	return 0;
