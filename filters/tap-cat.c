@@ -44,16 +44,6 @@ tap_fail(const struct tap_reader *r)
 	errx(errno == EBADMSG ? EXIT_DATA : EXIT_SYS, "%s", r->err);
 }
 
-static int
-valid_sid(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= SID_MAX &&
-	    strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz._-") == n;
-}
-
 static void
 sink_open(struct sink *s, const char *prefix, const char *dir)
 {
@@ -158,7 +148,7 @@ main(int argc, char *argv[])
 			prefix = optarg;
 			break;
 		case 's':
-			if (!valid_sid(optarg)) {
+			if (!tap_sid_valid(optarg)) {
 				warnx("-s %s: not a session id", optarg);
 				usage(EXIT_USAGE);
 			}

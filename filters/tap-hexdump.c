@@ -33,11 +33,6 @@
 #define C_NONPRINT	"\033[33m"
 #define C_OFF		"\033[0m"
 
-struct out {
-	char		*buf;
-	size_t		 len, cap;
-};
-
 struct sess {
 	char		 sid[SID_MAX + 1];
 	uint64_t	 base;		/* UNIX_US of its open record */
@@ -60,36 +55,6 @@ usage(int status)
 	    "usage: %s [-sv] [-n bytes] [--color[=when]]\n"
 	    "       %s -r [-sv]\n", getprogname(), getprogname());
 	exit(status);
-}
-
-static void
-out_need(struct out *o, size_t n)
-{
-	size_t cap = o->cap ? o->cap : 64 * 1024;
-	char *p;
-
-	if (o->cap - o->len >= n)
-		return;
-	while (cap - o->len < n)
-		cap *= 2;
-	if ((p = realloc(o->buf, cap)) == NULL)
-		err(EXIT_SYS, "realloc");
-	o->buf = p;
-	o->cap = cap;
-}
-
-static void
-out_add(struct out *o, const char *s, size_t n)
-{
-	out_need(o, n);
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-}
-
-static void
-out_str(struct out *o, const char *s)
-{
-	out_add(o, s, strlen(s));
 }
 
 static void

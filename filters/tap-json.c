@@ -31,11 +31,6 @@
 #define NUM_DIGITS	15	/* longer numbers stay strings: jq reads
 				   numbers as doubles, exact to 2^53 */
 
-struct out {
-	char		*buf;
-	size_t		 len, cap;
-};
-
 struct sess {
 	char		 sid[SID_MAX + 1];
 	uint64_t	 open_us;
@@ -63,39 +58,6 @@ usage(int status)
 	fprintf(status == 0 ? stdout : stderr,
 	    "usage: %s [--no-data | --text] [-s sid]\n", getprogname());
 	exit(status);
-}
-
-static void
-out_need(struct out *o, size_t n)
-{
-	size_t cap = o->cap ? o->cap : 64 * 1024;
-	char *p;
-
-	if (o->cap - o->len >= n)
-		return;
-	while (cap - o->len < n) {
-		if (cap > SIZE_MAX / 2)
-			errx(EXIT_SYS, "line too long");
-		cap *= 2;
-	}
-	if ((p = realloc(o->buf, cap)) == NULL)
-		err(EXIT_SYS, "realloc");
-	o->buf = p;
-	o->cap = cap;
-}
-
-static void
-out_add(struct out *o, const char *s, size_t n)
-{
-	out_need(o, n);
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-}
-
-static void
-out_str(struct out *o, const char *s)
-{
-	out_add(o, s, strlen(s));
 }
 
 static void
@@ -638,16 +600,6 @@ json_stream(struct ctx *c)
 	tap_reader_free(&r);
 }
 
-static int
-valid_sid(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= SID_MAX &&
-	    strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz._-") == n;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -670,7 +622,7 @@ main(int argc, char *argv[])
 			c.nodata = 1;
 			break;
 		case 's':
-			if (!valid_sid(optarg)) {
+			if (!tap_sid_valid(optarg)) {
 				warnx("-s %s: not a session id", optarg);
 				usage(EXIT_USAGE);
 			}

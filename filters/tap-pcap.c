@@ -624,16 +624,6 @@ run(struct pcap *p)
 	tap_reader_free(&r);
 }
 
-static int
-valid_sid(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= SID_MAX &&
-	    strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz._-") == n;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -650,7 +640,7 @@ main(int argc, char *argv[])
 		case 'h':
 			usage(0);
 		case 's':
-			if (!valid_sid(optarg)) {
+			if (!tap_sid_valid(optarg)) {
 				warnx("-s %s: not a session id", optarg);
 				usage(EXIT_USAGE);
 			}

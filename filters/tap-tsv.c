@@ -73,16 +73,6 @@ tap_fail(const struct tap_reader *r)
 	errx(EXIT_SYS, "%s", r->err);
 }
 
-static int
-valid_sid(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= SID_MAX &&
-	    strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz._-") == n;
-}
-
 /* An address for the open record: one printable token. */
 static const char *
 valid_addr(const char *opt, const char *s)
@@ -350,7 +340,7 @@ main(int argc, char *argv[])
 			ndflag = 1;
 			break;
 		case 's':
-			if (!valid_sid(optarg)) {
+			if (!tap_sid_valid(optarg)) {
 				warnx("-s %s: not a session id", optarg);
 				usage(EXIT_USAGE);
 			}

@@ -428,3 +428,14 @@ tap_kv(const char *p, size_t len, const char *key, char *out,
 	}
 	return 0;
 }
+
+/* A session id as DESIGN.md has it: [0-9A-Za-z._-], 1 to SID_MAX. */
+int
+tap_sid_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= SID_MAX && strspn(s,
+	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "._-") == n;
+}

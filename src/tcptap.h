@@ -79,6 +79,7 @@ int	 tap_next(struct tap_reader *, struct tap_rec *);
 ssize_t	 tap_payload(struct tap_reader *, void *, size_t);
 int	 tap_skip(struct tap_reader *);
 ssize_t	 tap_splice(struct tap_reader *, int, size_t);
+int	 tap_sid_valid(const char *);
 int	 tap_kv(const char *, size_t, const char *, char *, size_t);
 
 /* hex.c: the one hex formatter */
@@ -248,6 +249,15 @@ ssize_t	 proxy_header(int, const struct sockaddr *, const struct sockaddr *,
 /* b64.c: the one base64 encoder */
 #define B64_LEN(n)	(((n) + 2) / 3 * 4)	/* no NUL */
 size_t	 b64_encode(char *, const unsigned char *, size_t);
+
+/* out.c: a growing output buffer, one write(2) per record */
+struct out {
+	char		*buf;
+	size_t		 len, cap;
+};
+void	 out_need(struct out *, size_t);
+void	 out_add(struct out *, const char *, size_t);
+void	 out_str(struct out *, const char *);
 
 /* util.c: small things every program needs */
 uint64_t now_us(void);
