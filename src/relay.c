@@ -241,15 +241,21 @@ half_flush(struct relay *r, struct half *h)
 static void
 half_pump(struct relay *r, struct half *h)
 {
+	ssize_t n = 0;
 	int i;
 
 	for (i = 0; i < ROUNDS && r->reason == NULL; i++) {
 		if (h->held > 0 && half_flush(r, h) <= 0)
 			return;
-		if (h->held > 0 || h->eof ||
+		/*
+		 * A fill that did not fill P emptied the source: poll will
+		 * say when there is more, so skip the splice that would
+		 * only say EAGAIN (one syscall per message saved).
+		 */
+		if (h->held > 0 || h->eof || (i > 0 && (size_t)n < h->cap) ||
 		    (h->tap_dir != NULL && !taps_idle(r->taps)))
 			return;
-		if (half_fill(r, h) <= 0) {
+		if ((n = half_fill(r, h)) <= 0) {
 			if (h->eof && !h->done && r->reason == NULL)
 				half_close(r, h);
 			return;
