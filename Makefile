@@ -150,7 +150,7 @@ clean:
 
 # Throughput and formatter benchmark against peers (socat, haproxy).
 bench: all
-	@sh bench/run.sh
+	@sh bench/report.sh
 
 .PHONY: bench
 
