@@ -12,6 +12,8 @@ ifneq ($(SANITIZE),)
 CFLAGS	+= -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS	+= -fsanitize=$(SANITIZE)
 endif
+# Bind every symbol at start: a forked relay then writes no GOT page.
+LDNOW	= -Wl,-z,relro,-z,now
 ALL_CFLAGS = -D_GNU_SOURCE $(WARN) $(BSD_CFLAGS) -Isrc $(CFLAGS)
 
 # tcptap itself.
@@ -48,15 +50,15 @@ FORCE:
 
 bin/tcptap: $(TCPTAP_OBJ) src/libtap.a .build-flags
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $(TCPTAP_OBJ) src/libtap.a $(BSD_LIBS)
+	$(CC) $(LDFLAGS) $(LDNOW) -o $@ $(TCPTAP_OBJ) src/libtap.a $(BSD_LIBS)
 
 bin/tap-%: filters/tap-%.o src/libtap.a .build-flags
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $< src/libtap.a $(BSD_LIBS)
+	$(CC) $(LDFLAGS) $(LDNOW) -o $@ $< src/libtap.a $(BSD_LIBS)
 
 bin/fault-%: filters/fault-%.o src/libtap.a .build-flags
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $< src/libtap.a $(BSD_LIBS)
+	$(CC) $(LDFLAGS) $(LDNOW) -o $@ $< src/libtap.a $(BSD_LIBS)
 
 tests/bin/%: tests/helpers/%.c .build-flags
 	@mkdir -p tests/bin

@@ -138,7 +138,6 @@ dump_lines(struct out *o, struct rows *rw, uint64_t off,
 			memcpy(rw->prev, p + i, 16);
 			rw->have_prev = 1;
 		}
-		out_need(o, LINE_ROOM);
 		o->len += hex_line(o->buf + o->len, off + i, p + i, k);
 		if (color)
 			color_text(o, p + i, k);

@@ -7,6 +7,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HEX_SSSE3
+#endif
+
 #include "tcptap.h"
 
 static const char hexpair[512] =
@@ -62,6 +67,61 @@ hex_offset(char *out, uint64_t off)
 	return n;
 }
 
+#ifdef HEX_SSSE3
+/*
+ * A full line's 16 bytes, hex and text at once: one pshufb turns the
+ * nibbles into digits, two more spread each half into "hh " triples.
+ * o is the first hex digit; writes o[0..66], "|\n" excepted.
+ */
+__attribute__((target("ssse3"))) static void
+hex_row_ssse3(char *o, const unsigned char *p)
+{
+	const __m128i digits = _mm_setr_epi8('0', '1', '2', '3', '4', '5',
+	    '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f');
+	/* Output j of a half's 24: digit 2(j/3) + j%3, or ' ' at j%3 == 2. */
+	const __m128i spread0 = _mm_setr_epi8(0, 1, -1, 2, 3, -1, 4, 5, -1,
+	    6, 7, -1, 8, 9, -1, 10);
+	const __m128i spread1 = _mm_setr_epi8(11, -1, 12, 13, -1, 14, 15, -1,
+	    -1, -1, -1, -1, -1, -1, -1, -1);
+	const __m128i sp0 = _mm_setr_epi8(0, 0, ' ', 0, 0, ' ', 0, 0, ' ',
+	    0, 0, ' ', 0, 0, ' ', 0);
+	const __m128i sp1 = _mm_setr_epi8(0, ' ', 0, 0, ' ', 0, 0, ' ',
+	    0, 0, 0, 0, 0, 0, 0, 0);
+	const __m128i low = _mm_set1_epi8(0x0f);
+	__m128i in, hi, lo, half, ok;
+
+	in = _mm_loadu_si128((const __m128i *)(const void *)p);
+	hi = _mm_shuffle_epi8(digits, _mm_and_si128(_mm_srli_epi16(in, 4),
+	    low));
+	lo = _mm_shuffle_epi8(digits, _mm_and_si128(in, low));
+	half = _mm_unpacklo_epi8(hi, lo);
+	_mm_storeu_si128((__m128i *)(void *)o,
+	    _mm_or_si128(_mm_shuffle_epi8(half, spread0), sp0));
+	_mm_storel_epi64((__m128i *)(void *)(o + 16),
+	    _mm_or_si128(_mm_shuffle_epi8(half, spread1), sp1));
+	o[24] = ' ';
+	half = _mm_unpackhi_epi8(hi, lo);
+	_mm_storeu_si128((__m128i *)(void *)(o + 25),
+	    _mm_or_si128(_mm_shuffle_epi8(half, spread0), sp0));
+	_mm_storel_epi64((__m128i *)(void *)(o + 41),
+	    _mm_or_si128(_mm_shuffle_epi8(half, spread1), sp1));
+	o[49] = ' ';
+	o[50] = '|';
+	/* Signed bytes: 0x80-0xff are negative, so not above 0x1f. */
+	ok = _mm_and_si128(_mm_cmpgt_epi8(in, _mm_set1_epi8(0x1f)),
+	    _mm_cmplt_epi8(in, _mm_set1_epi8(0x7f)));
+	_mm_storeu_si128((__m128i *)(void *)(o + 51),
+	    _mm_or_si128(_mm_and_si128(ok, in),
+	    _mm_andnot_si128(ok, _mm_set1_epi8('.'))));
+}
+
+static int
+hex_has_ssse3(void)
+{
+	return __builtin_cpu_supports("ssse3");
+}
+#endif
+
 /*
  * One hexdump -C line for n (1..16) bytes at offset off, '\n' included.
  * out needs 71 bytes plus the offset's digits: 79 for offsets below
@@ -76,6 +136,14 @@ hex_line(char *out, uint64_t off, const unsigned char *p, size_t n)
 	o += hex_offset(o, off);
 	o[0] = o[1] = ' ';
 	o += 2;
+#ifdef HEX_SSSE3
+	if (n >= 16 && hex_has_ssse3()) {
+		hex_row_ssse3(o, p);
+		o[67] = '|';
+		o[68] = '\n';
+		return (size_t)(o + 69 - out);
+	}
+#endif
 	if (n >= 16) {
 		n = 16;
 		/* The common case: no padding, no per-byte test. */

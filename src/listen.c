@@ -26,20 +26,79 @@
 #define BACKOFF_MS	100	/* after EMFILE, ENFILE or a failed fork */
 #define KILL_GRACE_MS	2000	/* SIGTERM to SIGKILL for stuck relays */
 #define SD_LISTEN_FDS_START 3
+#define REUSE_MAX	10000	/* connections one relay serves, at most */
 
+struct kid {
+	pid_t			 pid;
+	int			 ctl;	/* job socket, -1: not to be reused */
+	int			 busy;	/* serving a connection, else idle */
+	struct sockaddr_storage	 peer;	/* for -C */
+};
+
+/*
+ * The relays: n processes, of which busy serve a connection, idle wait
+ * on their job socket, and the rest are on their way out.  At most
+ * 2 x spare hold a job socket, so a burst leaves few behind.
+ */
 struct kids {
-	pid_t			*pid;
-	struct sockaddr_storage	*peer;	/* for -C */
-	int			 n;
+	struct kid		*k;
+	int			 n, cap, busy, idle, ctls;
 	struct pollfd		*pfd;	/* the listener's poll set */
+	int			*pfd_kid;	/* kid behind each job socket */
 };
 
 static void
 kids_free(struct kids *k)
 {
-	free(k->pid);
-	free(k->peer);
+	free(k->k);
 	free(k->pfd);
+	free(k->pfd_kid);
+}
+
+/* The listener will not reuse kid i: it leaves once it is done. */
+static void
+kid_retire(struct kids *k, int i)
+{
+	struct kid *c = &k->k[i];
+
+	if (c->ctl == -1)
+		return;
+	(void)close(c->ctl);
+	c->ctl = -1;
+	k->ctls--;
+	if (!c->busy)
+		k->idle--;
+}
+
+/* Kid i says its connection is over: keep it as a spare, or not. */
+static void
+kid_done(struct listener *l, struct kids *k, int i, int draining)
+{
+	struct kid *c = &k->k[i];
+	char b;
+
+	if (recv(c->ctl, &b, 1, MSG_DONTWAIT) != 1) {
+		if (errno != EAGAIN)	/* EOF: it exec'd PROG, or died */
+			kid_retire(k, i);
+		return;
+	}
+	c->busy = 0;
+	k->busy--;
+	k->idle++;
+	if (draining || k->idle > l->spare)
+		kid_retire(k, i);
+}
+
+/* A spare relay for the next connection, or -1. */
+static int
+kids_idle(const struct kids *k)
+{
+	int i;
+
+	for (i = 0; k->idle > 0 && i < k->n; i++)
+		if (!k->k[i].busy && k->k[i].ctl != -1)
+			return i;
+	return -1;
 }
 
 /* A unix socket path nobody answers on is left over: remove it. */
@@ -208,21 +267,23 @@ kids_reap(struct kids *k)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		for (i = 0; i < k->n; i++)
-			if (k->pid[i] == pid) {
-				k->n--;
-				k->pid[i] = k->pid[k->n];
-				k->peer[i] = k->peer[k->n];
+			if (k->k[i].pid == pid) {
+				kid_retire(k, i);
+				if (k->k[i].busy)
+					k->busy--;
+				k->k[i] = k->k[--k->n];
 				break;
 			}
 }
 
 static void
-kids_signal(const struct kids *k, int sig)
+kids_signal(const struct kids *k, int sig, int busy_only)
 {
 	int i;
 
 	for (i = 0; i < k->n; i++)
-		(void)kill(k->pid[i], sig);
+		if (k->k[i].busy || !busy_only)
+			(void)kill(k->k[i].pid, sig);
 }
 
 static void
@@ -241,17 +302,24 @@ listen_close(struct listener *l)
 	l->unix_path = NULL;
 }
 
-/* The child's start: its own signals, no listener fds, then serve. */
+/*
+ * The child's start: its own signals, no listener fds; then serve
+ * connections, the first one this fork was for and then, while the
+ * listener hands it jobs on ctl, the next ones.
+ */
 static void __attribute__((noreturn))
 child_serve(struct listener *l, struct kids *k, int sigfd, int fd,
-    int shared_fd, const char *rule, int (*serve)(int, int, int, void *),
-    void *arg)
+    int shared_fd, int ctl, const char *first_rule,
+    int (*serve)(int, int, const volatile int *, void *), void *arg)
 {
-	kids_free(k);		/* the listener's, not this child's */
+	char rule[SPARE_RULE_MAX];
 	size_t i;
+	int n, rc;
 
-	if (setenv("TCPTAP_RULE", rule, 1) == -1)
-		log_event(LOG_WARNING, "warn setenv: %s", strerror(errno));
+	for (n = 0; n < k->n; n++)	/* the listener's job sockets */
+		if (k->k[n].ctl != -1)
+			(void)close(k->k[n].ctl);
+	kids_free(k);		/* the listener's, not this child's */
 	for (i = 0; i < l->nfds; i++)
 		(void)close(l->fds[i]);
 	(void)close(sigfd);
@@ -259,7 +327,19 @@ child_serve(struct listener *l, struct kids *k, int sigfd, int fd,
 		collector_child(l->shared, shared_fd);
 	/* ^C at a terminal drains through the listener, not here. */
 	(void)signal(SIGINT, SIG_IGN);
-	_exit(serve(fd, shared_fd, l->capture_off, arg));
+	(void)strlcpy(rule, first_rule, sizeof(rule));
+	for (n = 1;; n++) {
+		if (setenv("TCPTAP_RULE", rule, 1) == -1)
+			log_event(LOG_WARNING, "warn setenv: %s",
+			    strerror(errno));
+		rc = serve(fd, shared_fd, l->capture_off, arg);
+		if (ctl == -1 || n == REUSE_MAX || spare_done(ctl) == -1)
+			break;
+		setproctitle("spare");
+		if ((fd = spare_wait(ctl, rule, sizeof(rule))) == -1)
+			break;
+	}
+	_exit(rc);
 }
 
 /*
@@ -280,8 +360,8 @@ admit(struct listener *l, const struct kids *k, int fd,
 	if (allow && l->per_client == 0)
 		return rule;
 	for (i = 0; allow && i < k->n; i++)
-		same += cidr_same_client(sa,
-		    (const struct sockaddr *)&k->peer[i], l->v6_bits);
+		same += k->k[i].busy && cidr_same_client(sa,
+		    (const struct sockaddr *)&k->k[i].peer, l->v6_bits);
 	if (allow && same < l->per_client)
 		return rule;
 	addr_peer(fd, name, sizeof(name));
@@ -294,19 +374,51 @@ admit(struct listener *l, const struct kids *k, int fd,
 	return NULL;
 }
 
+/* A connection found its relay: resources are back, if they ran out. */
+static void
+backoff_over(struct listener *l)
+{
+	if (l->starved)
+		log_event(LOG_WARNING, "backoff over");
+	l->starved = 0;
+}
+
+/* Hand fd to a spare relay.  Returns 0, or -1 when none took it. */
+static int
+accept_to_spare(struct listener *l, struct kids *k, int fd, const char *rule,
+    const struct sockaddr_storage *ss)
+{
+	int i;
+
+	while ((i = kids_idle(k)) != -1) {
+		if (spare_send(k->k[i].ctl, fd, rule) == -1) {
+			kid_retire(k, i);	/* it died: SIGCHLD will say */
+			continue;
+		}
+		k->k[i].busy = 1;
+		k->k[i].peer = *ss;
+		k->idle--;
+		k->busy++;
+		(void)close(fd);
+		backoff_over(l);
+		return 0;
+	}
+	return -1;
+}
+
 /*
- * Accept one connection and fork its child.  Returns the backoff in ms
- * when resources ran out, else 0.
+ * Accept one connection and give it to a spare relay, or fork its
+ * child.  Returns the backoff in ms when resources ran out, else 0.
  */
 static int
 accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
-    int (*serve)(int, int, int, void *), void *arg)
+    int (*serve)(int, int, const volatile int *, void *), void *arg)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	const char *rule;
 	pid_t pid;
-	int fd, sfd;
+	int fd, sfd, ctl[2] = { -1, -1 };
 
 	memset(&ss, 0, sizeof(ss));
 	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
@@ -322,12 +434,19 @@ accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
 			return 0;
 		}
 	}
-	if ((rule = admit(l, k, fd, &ss)) == NULL)
+	if ((rule = admit(l, k, fd, &ss)) == NULL ||
+	    accept_to_spare(l, k, fd, rule, &ss) == 0)
 		return 0;
+	if (k->ctls < 2 * l->spare && spare_pair(ctl) == -1)
+		ctl[0] = ctl[1] = -1;	/* then this one is not reused */
 	sfd = l->shared != NULL ? collector_attach(l->shared) : -1;
 	if ((pid = fork()) == -1) {
 		if (sfd != -1)
 			(void)close(sfd);
+		if (ctl[0] != -1) {
+			(void)close(ctl[0]);
+			(void)close(ctl[1]);
+		}
 		if (!l->starved)
 			log_event(LOG_WARNING, "backoff fork: %s",
 			    strerror(errno));
@@ -335,16 +454,24 @@ accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
 		conn_abort(fd);
 		return BACKOFF_MS;
 	}
-	if (pid == 0)
-		child_serve(l, k, sigfd, fd, sfd, rule, serve, arg);
+	if (pid == 0) {
+		if (ctl[0] != -1)
+			(void)close(ctl[0]);
+		child_serve(l, k, sigfd, fd, sfd, ctl[1], rule, serve, arg);
+	}
 	if (sfd != -1)
 		(void)close(sfd);
-	if (l->starved)
-		log_event(LOG_WARNING, "backoff over");
-	l->starved = 0;
+	backoff_over(l);
 	(void)close(fd);
-	k->pid[k->n] = pid;
-	k->peer[k->n++] = ss;
+	if (ctl[1] != -1) {
+		(void)close(ctl[1]);
+		k->ctls++;
+	}
+	k->k[k->n].pid = pid;
+	k->k[k->n].ctl = ctl[0];
+	k->k[k->n].busy = 1;
+	k->k[k->n++].peer = ss;
+	k->busy++;
 	return 0;
 }
 
@@ -357,12 +484,12 @@ accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
 static void
 capture_switch(struct listener *l, const struct kids *k, int on)
 {
-	if (l->capture_off != !on)
+	if (*l->capture_off != !on)
 		log_event(LOG_INFO, "capture %s conns=%d", on ? "on" : "off",
-		    k->n);
-	l->capture_off = !on;
+		    k->busy);
+	*l->capture_off = !on;
 	if (l->kids_relay)
-		kids_signal(k, on ? SIGUSR2 : SIGUSR1);
+		kids_signal(k, on ? SIGUSR2 : SIGUSR1, 1);
 }
 
 /* Returns 1 when the listener should stop. */
@@ -386,8 +513,11 @@ listen_signal(struct listener *l, int sigfd, struct kids *k,
 		*deadline = mono_us();
 	else {
 		listen_close(l);
+		for (int i = 0; i < k->n; i++)	/* spares: leave now */
+			if (!k->k[i].busy)
+				kid_retire(k, i);
 		*deadline = mono_us() + (uint64_t)l->drain_s * 1000000;
-		log_event(LOG_INFO, "drain conns=%d secs=%d", k->n,
+		log_event(LOG_INFO, "drain conns=%d secs=%d", k->busy,
 		    l->drain_s);
 	}
 	return 1;
@@ -406,12 +536,12 @@ static int
 drain_step(const struct kids *k, uint64_t deadline, uint64_t *killat)
 {
 	if (*killat == 0 && ms_until(deadline) == 0) {
-		log_event(LOG_INFO, "drain deadline conns=%d", k->n);
-		kids_signal(k, SIGTERM);
+		log_event(LOG_INFO, "drain deadline conns=%d", k->busy);
+		kids_signal(k, SIGTERM, 0);
 		*killat = mono_us() + KILL_GRACE_MS * 1000;
 	}
 	if (*killat != 0 && ms_until(*killat) == 0) {
-		kids_signal(k, SIGKILL);
+		kids_signal(k, SIGKILL, 0);
 		*killat = mono_us() + 100 * 1000;
 	}
 	return *killat != 0 ? ms_until(*killat) : ms_until(deadline);
@@ -422,14 +552,14 @@ drain_step(const struct kids *k, uint64_t deadline, uint64_t *killat)
  * drain_s seconds, then SIGTERM (they end as "shutdown"), then SIGKILL.
  */
 int
-listen_serve(struct listener *l, int (*serve)(int, int, int, void *),
-    void *arg)
+listen_serve(struct listener *l,
+    int (*serve)(int, int, const volatile int *, void *), void *arg)
 {
 	struct pollfd *pfd;
 	struct kids k;
 	sigset_t mask;
 	uint64_t deadline = 0, backoff = 0, killat = 0;
-	nfds_t n, i, ncoll;
+	nfds_t n, i, nlisten, nctl;
 	int sigfd, ms;
 
 	/* A shared tap that exits is an outcome, not a reason to die. */
@@ -443,10 +573,11 @@ listen_serve(struct listener *l, int (*serve)(int, int, int, void *),
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) == -1)
 		err(EXIT_SYS, "signalfd");
-	k.n = 0;
-	if ((k.pid = calloc((size_t)l->max_conns, sizeof(pid_t))) == NULL ||
-	    (k.peer = calloc((size_t)l->max_conns, sizeof(*k.peer))) == NULL ||
-	    (pfd = k.pfd = calloc(l->nfds + 3 + (size_t)l->max_conns,
+	memset(&k, 0, sizeof(k));
+	k.cap = l->max_conns + 2 * l->spare;
+	if ((k.k = calloc((size_t)k.cap, sizeof(*k.k))) == NULL ||
+	    (k.pfd_kid = calloc((size_t)k.cap, sizeof(int))) == NULL ||
+	    (pfd = k.pfd = calloc(l->nfds + 3 + 2 * (size_t)k.cap,
 	    sizeof(*pfd))) == NULL)
 		err(EXIT_SYS, "calloc");
 	for (;;) {
@@ -458,7 +589,7 @@ listen_serve(struct listener *l, int (*serve)(int, int, int, void *),
 		pfd[0].events = POLLIN;
 		n = 1;
 		ms = -1;
-		if (deadline == 0 && k.n < l->max_conns &&
+		if (deadline == 0 && k.busy < l->max_conns && k.n < k.cap &&
 		    (ms = ms_until(backoff)) == 0) {
 			ms = -1;
 			for (i = 0; i < l->nfds; i++, n++) {
@@ -466,9 +597,16 @@ listen_serve(struct listener *l, int (*serve)(int, int, int, void *),
 				pfd[n].events = POLLIN;
 			}
 		}
+		nlisten = n;
+		for (i = 0; i < (nfds_t)k.n; i++)	/* who says done */
+			if (k.k[i].busy && k.k[i].ctl != -1) {
+				k.pfd_kid[n - nlisten] = (int)i;
+				pfd[n].fd = k.k[i].ctl;
+				pfd[n++].events = POLLIN;
+			}
+		nctl = n;
 		if (deadline != 0)
 			ms = drain_step(&k, deadline, &killat);
-		ncoll = n;
 		if (l->shared != NULL)
 			n += collector_want(l->shared, pfd + n);
 		if (poll(pfd, n, ms) == -1) {
@@ -479,9 +617,14 @@ listen_serve(struct listener *l, int (*serve)(int, int, int, void *),
 		if (pfd[0].revents != 0 &&
 		    listen_signal(l, sigfd, &k, &deadline))
 			continue;
-		if (l->shared != NULL && n > ncoll)
+		for (i = nlisten; i < nctl; i++)
+			if (pfd[i].revents != 0)
+				kid_done(l, &k, k.pfd_kid[i - nlisten],
+				    deadline != 0);
+		if (l->shared != NULL && n > nctl)
 			collector_pump(l->shared);
-		for (i = 1; i < ncoll && k.n < l->max_conns; i++)
+		for (i = 1; i < nlisten && k.busy < l->max_conns &&
+		    k.n < k.cap; i++)
 			if (pfd[i].revents != 0 && accept_one(l, pfd[i].fd,
 			    sigfd, &k, serve, arg) > 0)
 				backoff = mono_us() + BACKOFF_MS * 1000;

@@ -22,7 +22,7 @@
 enum {
 	OPT_INETD = 256, OPT_NO_SPLICE, OPT_CONNECT_TIMEOUT, OPT_PIPE_SIZE,
 	OPT_TAP_TIMEOUT, OPT_PROXY, OPT_SHARED_TAP, OPT_NO_ROOT_TAPS,
-	OPT_IPV6_PREFIX, OPT_TAP_POLICY, OPT_TAP_POINT,
+	OPT_IPV6_PREFIX, OPT_TAP_POLICY, OPT_TAP_POINT, OPT_SPARE,
 };
 
 static const struct option longopts[] = {
@@ -37,6 +37,7 @@ static const struct option longopts[] = {
 	{ "ipv6-prefix",	required_argument,	NULL, OPT_IPV6_PREFIX },
 	{ "no-root-taps",	no_argument,		NULL, OPT_NO_ROOT_TAPS },
 	{ "shared-tap",		required_argument,	NULL, OPT_SHARED_TAP },
+	{ "spare",		required_argument,	NULL, OPT_SPARE },
 	{ "pipe-size",		required_argument,	NULL, OPT_PIPE_SIZE },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -66,7 +67,7 @@ usage(int status)
 "              [-P portfile] [-T secs] [-t cmd] [-u user[:group]] [-w secs]\n"
 "              [-x dir:cmd] [--connect-timeout secs] [--ipv6-prefix bits]\n"
 "              [--no-root-taps] [--no-splice] [--pipe-size bytes]\n"
-"              [--proxy-protocol v1|v2] [--shared-tap cmd]\n"
+"              [--proxy-protocol v1|v2] [--shared-tap cmd] [--spare relays]\n"
 "              [--tap-point sent|delivered] [--tap-policy wait|drop]\n"
 "              [--tap-timeout secs] listen target\n"
 "       tcptap [options] listen -- prog [arg ...]\n"
@@ -143,6 +144,9 @@ parse_opts(int argc, char *argv[], struct opts *o)
 			break;
 		case OPT_NO_ROOT_TAPS:
 			o->no_root_taps = 1;
+			break;
+		case OPT_SPARE:
+			o->l.spare = opt_num(optarg, 0, 1000, "--spare");
 			break;
 		case OPT_IPV6_PREFIX:
 			o->l.v6_bits = opt_num(optarg, 1, 128, "--ipv6-prefix");
@@ -353,7 +357,8 @@ run_listener(struct opts *o, int argc, char *argv[])
 		err(EXIT_SYS, "%s", o->portfile);
 	become_user(o);
 	if (o->shared_tap != NULL) {
-		if (collector_start(&o->coll, o->shared_tap, o->l.max_conns,
+		if (collector_start(&o->coll, o->shared_tap,
+		    o->l.max_conns + 2 * o->l.spare,
 		    o->ctx.ro.pipe_size) == -1)
 			err(EXIT_SYS, "--shared-tap");
 		o->l.shared = &o->coll;
@@ -361,6 +366,8 @@ run_listener(struct opts *o, int argc, char *argv[])
 	/* Without taps, PROG holds the socket itself: no relay to signal. */
 	o->l.kids_relay = o->ctx.prog == NULL || o->ctx.ntaps > 0 ||
 	    o->l.shared != NULL || o->ctx.ninl[0] + o->ctx.ninl[1] > 0;
+	if ((o->l.capture_off = spare_flag()) == NULL)
+		err(EXIT_SYS, "mmap");
 	if (notify_ready() == -1)
 		log_event(LOG_WARNING, "warn NOTIFY_SOCKET: %s",
 		    strerror(errno));
@@ -394,6 +401,7 @@ main(int argc, char *argv[], char *envp[])
 	o.ctx.connect_ms = 10000;
 	o.ctx.shared_fd = -1;
 	o.l.v6_bits = 64;
+	o.l.spare = 8;
 	parse_opts(argc, argv, &o);
 	argc -= optind;
 	argv += optind;

@@ -334,15 +334,20 @@ static void
 relay_signal(struct relay *r)
 {
 	struct signalfd_siginfo si;
+	int on;
 
 	if (read(r->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return;
 	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 		relay_end(r, "shutdown", "relay");
 	else if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2) {
-		taps_capture(r->taps, si.ssi_signo == SIGUSR2);
-		log_event(LOG_DEBUG, "capture %s sid=%s",
-		    si.ssi_signo == SIGUSR2 ? "on" : "off", r->s->sid);
+		on = si.ssi_signo == SIGUSR2;
+		/* From the listener: its switch, not the signal, is the truth. */
+		if (r->o->capture_off != NULL && si.ssi_pid == (uint32_t)getppid())
+			on = !*r->o->capture_off;
+		taps_capture(r->taps, on);
+		log_event(LOG_DEBUG, "capture %s sid=%s", on ? "on" : "off",
+		    r->s->sid);
 	}
 }
 

@@ -88,13 +88,22 @@ session_taps(const struct serve_ctx *c, const struct session *s,
 	ts->pipe_size = c->ro.pipe_size;
 	if (taps_start(ts, s, c->taps, c->ntaps,
 	    c->inetd ? STDERR_FILENO : STDOUT_FILENO) == -1 ||
-	    (c->shared_fd != -1 &&
-	    taps_add_fd(ts, c->shared_fd, "--shared-tap") == -1)) {
+	    (c->shared_fd != -1 && taps_add_fd(ts, fcntl(c->shared_fd,
+	    F_DUPFD_CLOEXEC, 0), "--shared-tap") == -1)) {
 		log_event(LOG_ERR, "error sid=%s taps: %s", s->sid,
 		    strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* The client gets a reset: we cannot serve it. */
+static void
+client_abort(int cin, int cout)
+{
+	conn_abort(cin);
+	if (cout != cin)
+		conn_abort(cout);
 }
 
 /* A failed connection still reaches the taps: open, then close. */
@@ -177,26 +186,29 @@ session_relay(const struct serve_ctx *c, int cin, int cout)
 	int sfd, sigfd, rc;
 
 	session_begin(&s, cin);
-	if ((sigfd = session_sigfd()) == -1 || session_taps(c, &s, &ts) == -1)
+	/* Every way out closes what it opened: a spare relay lives on. */
+	if ((sigfd = session_sigfd()) == -1) {
+		client_abort(cin, cout);
 		return EXIT_SYS;
+	}
+	if (session_taps(c, &s, &ts) == -1) {
+		client_abort(cin, cout);
+		taps_finish(&ts);
+		(void)close(sigfd);
+		return EXIT_SYS;
+	}
 	sfd = conn_to_target(c->target, c->ntarget, c->connect_ms, s.server,
 	    sizeof(s.server), why, sizeof(why));
 	if (sfd == -1) {
 		log_event(LOG_WARNING, "fail sid=%s client=%s target=%s "
 		    "error=\"%s\"", s.sid, s.client, c->target_spec, why);
-		conn_abort(cin);
-		if (cout != cin)
-			conn_abort(cout);
-		session_fail(c, &s, &ts);
-		return EXIT_SYS;
+		goto fail;
 	}
 	conn_tune(cin);
 	conn_tune(sfd);
 	if (c->proxy && session_proxy(c, &s, cin, sfd) == -1) {
-		conn_abort(cin);
 		conn_abort(sfd);
-		session_fail(c, &s, &ts);
-		return EXIT_SYS;
+		goto fail;
 	}
 	log_event(LOG_INFO, "open sid=%s client=%s server=%s", s.sid,
 	    s.client, s.server);
@@ -208,6 +220,11 @@ session_relay(const struct serve_ctx *c, int cin, int cout)
 	rc = session_run(c, &s, &e, &ts, sigfd);
 	close(sigfd);
 	return rc;
+fail:
+	client_abort(cin, cout);
+	session_fail(c, &s, &ts);
+	(void)close(sigfd);
+	return EXIT_SYS;
 }
 
 /*
@@ -222,14 +239,30 @@ session_exec_relayed(const struct serve_ctx *c, struct session *s, int fd)
 	int in[2], out[2], sigfd, rc;
 	pid_t pid;
 
-	if ((sigfd = session_sigfd()) == -1 || session_taps(c, s, &ts) == -1)
+	in[0] = in[1] = out[0] = out[1] = -1;
+	if ((sigfd = session_sigfd()) == -1) {
+		conn_abort(fd);
 		return EXIT_SYS;
+	}
+	if (session_taps(c, s, &ts) == -1) {
+		conn_abort(fd);
+		taps_finish(&ts);
+		(void)close(sigfd);
+		return EXIT_SYS;
+	}
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    (pid = fork()) == -1) {
 		log_event(LOG_ERR, "error sid=%s exec: %s", s->sid,
 		    strerror(errno));
 		conn_abort(fd);
 		session_fail(c, s, &ts);
+		for (int i = 0; i < 2; i++) {
+			if (in[i] != -1)
+				(void)close(in[i]);
+			if (out[i] != -1)
+				(void)close(out[i]);
+		}
+		(void)close(sigfd);
 		return EXIT_SYS;
 	}
 	if (pid == 0) {
@@ -274,11 +307,13 @@ session_exec(const struct serve_ctx *c, int fd)
 
 /* The listener's handler, in the forked child (its own copy of arg). */
 int
-session_serve(int fd, int shared_fd, int capture_off, void *arg)
+session_serve(int fd, int shared_fd, const volatile int *capture_off,
+    void *arg)
 {
 	struct serve_ctx *c = arg;
 
-	c->capture_off = capture_off;
+	c->capture_off = *capture_off;
+	c->ro.capture_off = capture_off;
 	c->shared_fd = shared_fd;
 	if (c->prog != NULL)
 		return session_exec(c, fd);

@@ -341,6 +341,8 @@ struct relay_opts {
 	int		 no_splice;
 	int		 pipe_size;
 	int		 tap_delivered;	/* --tap-point delivered */
+	/* The listener's capture switch, read when it signals; or NULL. */
+	const volatile int *capture_off;
 };
 struct relay_ends {
 	int		 cin, cout;	/* client side: read, write */
@@ -379,7 +381,7 @@ struct serve_ctx {
 };
 int	 session_relay(const struct serve_ctx *, int, int);
 int	 session_exec(const struct serve_ctx *, int);
-int	 session_serve(int, int, int, void *);
+int	 session_serve(int, int, const volatile int *, void *);
 
 /* collect.c: --shared-tap, one tap fed whole records by every relay */
 struct feeder {				/* one relay's pipe into the collector */
@@ -419,14 +421,23 @@ struct listener {
 	struct access	 access;	/* -A, -D */
 	int		 per_client;	/* -C, 0 for no limit */
 	int		 v6_bits;	/* --ipv6-prefix: one client */
-	int		 capture_off;	/* SIGUSR1 said so, SIGUSR2 undoes */
+	volatile int	*capture_off;	/* shared with relays: SIGUSR1 sets */
 	int		 kids_relay;	/* children are relays, not PROG */
+	int		 spare;		/* --spare: idle relays kept */
 };
 int	 listen_open(const char *, int, struct listener *);
 int	 listen_sd(struct listener *);
 int	 listen_port(const struct listener *);
-int	 listen_serve(struct listener *, int (*)(int, int, int, void *),
-	    void *);
+int	 listen_serve(struct listener *,
+	    int (*)(int, int, const volatile int *, void *), void *);
+
+/* spare.c: handing the next connection to a relay that has finished */
+#define SPARE_RULE_MAX	256	/* TCPTAP_RULE text in a job */
+int	 spare_pair(int [2]);
+int	 spare_send(int, int, const char *);
+int	 spare_done(int);
+int	 spare_wait(int, char *, size_t);
+volatile int *spare_flag(void);
 
 /* fault.c: what the fault-* filters (raw bytes, stdin to stdout) share */
 #define FAULT_RESET	99	/* exit status: an inline filter asks for a reset */

@@ -5,7 +5,7 @@ load test_helper
 
 @test "listener: SIGTERM stops accepting, a live connection finishes within -T, exit 0, relays reaped" {
 	start_server srv 127.0.0.1:0 echo
-	start_tcptap -T 10 127.0.0.1:0 "127.0.0.1:$srv_port"
+	start_tcptap --spare 0 -T 10 127.0.0.1:0 "127.0.0.1:$srv_port"
 
 	# A connection that has ended leaves no child (nor zombie) behind.
 	run peer connect "127.0.0.1:$tap_port" send=a shut eof
@@ -101,9 +101,9 @@ load test_helper
 	wait_for 10 '[ "$(log_count "$T/tap.err" "^tcptap: close .*reason=eof")" -eq 2 ]'
 }
 
-@test "listener: a relay that ended is reaped (no zombie children)" {
+@test "listener: with --spare 0 a relay that ended is reaped (no zombie children)" {
 	start_server srv 127.0.0.1:0 echo
-	start_tcptap 127.0.0.1:0 "127.0.0.1:$srv_port"
+	start_tcptap --spare 0 127.0.0.1:0 "127.0.0.1:$srv_port"
 	for i in 1 2 3; do
 		run peer connect "127.0.0.1:$tap_port" send=hello shut eof
 		assert_success
