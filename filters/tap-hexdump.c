@@ -21,7 +21,7 @@
 
 #include "tcptap.h"
 
-#define CHUNK		(1024 * 1024)	/* input per round; a multiple of 16 */
+#define CHUNK		(64 * 1024)	/* input per round; a multiple of 16 */
 #define LINE_ROOM	256	/* one dump line, colored, 16-digit offset */
 #define REC_FLUSH	(16 * 1024 * 1024)	/* a record bigger than this is
 						   written in several pieces */
