@@ -27,6 +27,7 @@
 #define KILL_GRACE_MS	2000	/* SIGTERM to SIGKILL for stuck relays */
 #define SD_LISTEN_FDS_START 3
 #define REUSE_MAX	10000	/* connections one relay serves, at most */
+#define TRIM_MS		1000	/* extra spares linger this long */
 
 struct kid {
 	pid_t			 pid;
@@ -55,6 +56,14 @@ kids_free(struct kids *k)
 	free(k->pfd_kid);
 }
 
+static int
+ms_until(uint64_t when)
+{
+	uint64_t now = mono_us();
+
+	return when <= now ? 0 : (int)((when - now + 999) / 1000);
+}
+
 /* The listener will not reuse kid i: it leaves once it is done. */
 static void
 kid_retire(struct kids *k, int i)
@@ -72,7 +81,7 @@ kid_retire(struct kids *k, int i)
 
 /* Kid i says its connection is over: keep it as a spare, or not. */
 static void
-kid_done(struct listener *l, struct kids *k, int i, int draining)
+kid_done(struct kids *k, int i, int draining)
 {
 	struct kid *c = &k->k[i];
 	char b;
@@ -85,8 +94,34 @@ kid_done(struct listener *l, struct kids *k, int i, int draining)
 	c->busy = 0;
 	k->busy--;
 	k->idle++;
-	if (draining || k->idle > l->spare)
+	if (draining)
 		kid_retire(k, i);
+}
+
+/*
+ * Spares beyond --spare leave, but only after a second: clients that
+ * reconnect at once need more relays than are busy at any moment, and
+ * retiring the extras at once would only fork them again.  Returns the
+ * ms until the next trim, or -1.
+ */
+static int
+kids_trim(const struct listener *l, struct kids *k, uint64_t *trim_at)
+{
+	int i;
+
+	if (k->idle <= l->spare) {
+		*trim_at = 0;
+		return -1;
+	}
+	if (*trim_at == 0)
+		*trim_at = mono_us() + TRIM_MS * 1000;
+	if (ms_until(*trim_at) > 0)
+		return ms_until(*trim_at);
+	for (i = 0; i < k->n && k->idle > l->spare; i++)
+		if (!k->k[i].busy)
+			kid_retire(k, i);
+	*trim_at = 0;
+	return -1;
 }
 
 /* A spare relay for the next connection, or -1. */
@@ -523,14 +558,6 @@ listen_signal(struct listener *l, int sigfd, struct kids *k,
 	return 1;
 }
 
-static int
-ms_until(uint64_t when)
-{
-	uint64_t now = mono_us();
-
-	return when <= now ? 0 : (int)((when - now + 999) / 1000);
-}
-
 /* Past the deadline SIGTERM the relays, then SIGKILL the stuck ones. */
 static int
 drain_step(const struct kids *k, uint64_t deadline, uint64_t *killat)
@@ -558,9 +585,9 @@ listen_serve(struct listener *l,
 	struct pollfd *pfd;
 	struct kids k;
 	sigset_t mask;
-	uint64_t deadline = 0, backoff = 0, killat = 0;
+	uint64_t deadline = 0, backoff = 0, killat = 0, trim_at = 0;
 	nfds_t n, i, nlisten, nctl;
-	int sigfd, ms;
+	int sigfd, ms, tms;
 
 	/* A shared tap that exits is an outcome, not a reason to die. */
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -607,6 +634,9 @@ listen_serve(struct listener *l,
 		nctl = n;
 		if (deadline != 0)
 			ms = drain_step(&k, deadline, &killat);
+		else if ((tms = kids_trim(l, &k, &trim_at)) != -1 &&
+		    (ms == -1 || tms < ms))
+			ms = tms;
 		if (l->shared != NULL)
 			n += collector_want(l->shared, pfd + n);
 		if (poll(pfd, n, ms) == -1) {
@@ -619,7 +649,7 @@ listen_serve(struct listener *l,
 			continue;
 		for (i = nlisten; i < nctl; i++)
 			if (pfd[i].revents != 0)
-				kid_done(l, &k, k.pfd_kid[i - nlisten],
+				kid_done(&k, k.pfd_kid[i - nlisten],
 				    deadline != 0);
 		if (l->shared != NULL && n > nctl)
 			collector_pump(l->shared);

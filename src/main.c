@@ -401,7 +401,7 @@ main(int argc, char *argv[], char *envp[])
 	o.ctx.connect_ms = 10000;
 	o.ctx.shared_fd = -1;
 	o.l.v6_bits = 64;
-	o.l.spare = 8;
+	o.l.spare = 16;
 	parse_opts(argc, argv, &o);
 	argc -= optind;
 	argv += optind;
