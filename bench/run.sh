@@ -464,9 +464,12 @@ start_relay() {
 	direct)
 		RPORT=$2
 		return 0 ;;
-	tcptap)
+	tcptap|tcptap-nospare)
+		# tcptap-nospare: a fork for every connection, as DESIGN.md has it.
+		spare=
+		[ "$1" = tcptap-nospare ] && spare="--spare 0"
 		rm -f "$TMP/relay.port"
-		"$TCPTAP" -q -P "$TMP/relay.port" 127.0.0.1:0 "127.0.0.1:$2" \
+		"$TCPTAP" -q $spare -P "$TMP/relay.port" 127.0.0.1:0 "127.0.0.1:$2" \
 		    2>"$TMP/relay.err" &
 		RPID=$!
 		PIDS="$PIDS $RPID"
@@ -514,7 +517,7 @@ start_relay() {
 # have_relay KIND: is the peer installed?
 have_relay() {
 	case $1 in
-	direct|tcptap) return 0 ;;
+	direct|tcptap|tcptap-nospare) return 0 ;;
 	*) command -v "$1" >/dev/null ;;
 	esac
 }
@@ -601,6 +604,7 @@ rate_case() {
 
 rate_case "direct" direct
 rate_case "tcptap" tcptap
+rate_case "tcptap --spare 0" tcptap-nospare
 rate_case "socat fork" socat
 rate_case "tcpserver + socat" tcpserver
 rate_case "haproxy" haproxy
