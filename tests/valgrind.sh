@@ -45,15 +45,19 @@ $VG "$B/tcptap" -q -P "$t/relay.port" -t "$B/tap-hexdump >/dev/null" \
     -t "cat >$t/rec.tap" 127.0.0.1:0 "127.0.0.1:$(cat "$t/echo.port")" &
 relay_pid=$!
 wait_file "$t/relay.port"
-tests/bin/tt-peer -o "$t/out.bin" connect "127.0.0.1:$(cat "$t/relay.port")" \
-    file="$t/in.bin" shut eof >/dev/null || { echo "client failed" >&2; exit 1; }
-cmp -s "$t/in.bin" "$t/out.bin" || { echo "echo differs" >&2; exit 1; }
-# The recording is whole once its close record is in.
-i=0
-until grep -q '^tap1 close ' "$t/rec.tap" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 600 ] && { echo "no close record" >&2; exit 1; }
-	sleep 0.1
+# Two clients in turn: the second one's relay is the first one's, reused.
+for c in 1 2; do
+	tests/bin/tt-peer -o "$t/out.bin" connect \
+	    "127.0.0.1:$(cat "$t/relay.port")" file="$t/in.bin" shut eof \
+	    >/dev/null || { echo "client $c failed" >&2; exit 1; }
+	cmp -s "$t/in.bin" "$t/out.bin" || { echo "echo $c differs" >&2; exit 1; }
+	# The recording is whole once its close record is in.
+	i=0
+	until grep -q '^tap1 close ' "$t/rec.tap" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 600 ] && { echo "no close record" >&2; exit 1; }
+		sleep 0.1
+	done
 done
 kill -TERM "$relay_pid" "$echo_pid"
 wait "$relay_pid" "$echo_pid"
