@@ -17,7 +17,7 @@ LDNOW	= -Wl,-z,relro,-z,now
 ALL_CFLAGS = -D_GNU_SOURCE $(WARN) $(BSD_CFLAGS) -Isrc $(CFLAGS)
 
 # tcptap itself.
-TCPTAP_OBJ = src/main.o src/listen.o src/relay.o src/exec.o \
+TCPTAP_OBJ = src/main.o src/bind.o src/listen.o src/relay.o src/exec.o \
 	  src/session.o src/sid.o src/notify.o src/tap.o src/collect.o \
 	  src/inline.o
 # The small library every program shares: the rest of src/.

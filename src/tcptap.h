@@ -409,7 +409,7 @@ void	 collector_pump(struct collector *);
 int	 collector_busy(const struct collector *);
 void	 collector_finish(struct collector *);
 
-/* listen.c: the listener */
+/* listen.c and bind.c: the listener */
 struct listener {
 	int		*fds;
 	size_t		 nfds;
@@ -425,9 +425,12 @@ struct listener {
 	int		 kids_relay;	/* children are relays, not PROG */
 	int		 spare;		/* --spare: idle relays kept */
 };
+/* bind.c: the listening sockets */
 int	 listen_open(const char *, int, struct listener *);
 int	 listen_sd(struct listener *);
 int	 listen_port(const struct listener *);
+void	 listen_close(struct listener *);
+/* listen.c */
 int	 listen_serve(struct listener *,
 	    int (*)(int, int, const volatile int *, void *), void *);
 

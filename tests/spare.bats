@@ -8,6 +8,12 @@ relay_pids() {
 	sed -n 's/^tcptap: open sid=[0-9a-z]*-\([0-9a-z]*\) .*/\1/p' "$1"
 }
 
+# wait_spare PID: until relay PID waits as a spare (its process title,
+# set once the listener has its word that it is free).
+wait_spare() {
+	wait_for 10 "tr '\\0' ' ' </proc/$1/cmdline | grep -q 'tcptap: spare'"
+}
+
 # fd_count PID: how many fds the process holds.
 fd_count() {
 	ls "/proc/$1/fd" | wc -l
@@ -20,6 +26,8 @@ fd_count() {
 		run peer connect "127.0.0.1:$tap_port" send="hello$i" recv=6 shut eof
 		assert_success
 		assert_output --partial "recv=6 end=eof"
+		relay=$(ps -o pid= --ppid "$tap_pid" | tr -d ' ')
+		wait_spare "$relay"
 	done
 	wait_for 10 '[ "$(log_count "$T/tap.err" "^tcptap: close .*reason=eof")" -eq 3 ]'
 	assert_equal "$(relay_pids "$T/tap.err" | sort -u | wc -l)" 1
@@ -72,14 +80,18 @@ fd_count() {
 	wait_for 5 '[ -z "$(ps -o pid= --ppid "$relay")" ]'	# its tap reaped
 	before=$(fd_count "$relay")
 
+	# Each time, the client waits until the relay is a spare again.
 	for i in $(seq 40); do
 		run peer connect "127.0.0.1:$tap_port" send=abc recv=3 shut eof
 		assert_output --partial "recv=3 end=eof"
+		wait_spare "$relay"
 	done
 	kill "$srv_pid"
 	wait_exit "$srv_pid"
 	for i in $(seq 20); do
 		run peer connect "127.0.0.1:$tap_port" send=abc eof
+		wait_for 10 "[ \$(log_count '$T/tap.err' '^tcptap: fail ') -eq $i ]"
+		wait_spare "$relay"
 	done
 	wait_for 10 '[ "$(log_count "$T/tap.err" "^tcptap: fail ")" -eq 20 ]'
 	assert_equal "$(relay_pids "$T/tap.err" | sort -u | wc -l)" 1
