@@ -476,8 +476,9 @@ start_relay() {
 		wait_file "$TMP/relay.port" 10 || return 1
 		RPORT=$(cat "$TMP/relay.port") ;;
 	socat)
+		# socat's backlog is 5 unless told: 50 clients at once overflow it.
 		RPORT=$("$BULK" freeport) || return 1
-		socat "TCP-LISTEN:$RPORT,bind=127.0.0.1,fork,reuseaddr" \
+		socat "TCP-LISTEN:$RPORT,bind=127.0.0.1,fork,reuseaddr,backlog=1024" \
 		    "TCP:127.0.0.1:$2" 2>"$TMP/relay.err" &
 		RPID=$!
 		PIDS="$PIDS $RPID"
