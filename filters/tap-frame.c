@@ -30,14 +30,14 @@
 #define PASS_WHOLE	(16 * 1024 * 1024)	/* bigger records pass in pieces */
 
 struct sess {
-	char		 sid[SID_MAX + 1];
+	char		 sid[SID_MAX + 1];	/* first: the table's key */
 	struct framer	 fr[2];		/* c2s, s2c */
 };
+TAP_SESSIONS_ELEM(struct sess);
 
 struct ctx {
 	struct frame_spec	 spec;
-	struct sess		*sess;
-	size_t			 nsess, cap;
+	struct tap_sessions	 sess;	/* of struct sess */
 	const struct tap_rec	*rec;	/* being fed: for emit */
 	int			 status;
 	unsigned char		*chunk;
@@ -75,22 +75,10 @@ static struct sess *
 sess_find(struct ctx *c, const char *sid, int create)
 {
 	struct sess *s;
-	size_t i, ncap;
 
-	for (i = 0; i < c->nsess; i++)
-		if (strcmp(c->sess[i].sid, sid) == 0)
-			return &c->sess[i];
-	if (!create)
-		return NULL;
-	if (c->nsess == c->cap) {
-		ncap = c->cap ? 2 * c->cap : 16;
-		if ((s = reallocarray(c->sess, ncap, sizeof(*s))) == NULL)
-			err(EXIT_SYS, "reallocarray");
-		c->sess = s;
-		c->cap = ncap;
-	}
-	s = &c->sess[c->nsess++];
-	strlcpy(s->sid, sid, sizeof(s->sid));
+	if ((s = tap_sessions_find(&c->sess, sid)) != NULL || !create)
+		return s;
+	s = tap_sessions_add(&c->sess, sid);
 	framer_init(&s->fr[0], &c->spec);
 	framer_init(&s->fr[1], &c->spec);
 	return s;
@@ -111,14 +99,12 @@ sess_end(struct sess *s, int d, const char *when)
 static void
 sess_close(struct ctx *c, struct sess *s, const char *when)
 {
-	size_t i = (size_t)(s - c->sess);
-
 	sess_end(s, 0, when);
 	sess_end(s, 1, when);
 	framer_free(&s->fr[0]);
 	framer_free(&s->fr[1]);
-	/* Keep the table dense; the framers point at c->spec, not here. */
-	c->sess[i] = c->sess[--c->nsess];
+	/* The table moves elements; the framers point at c->spec only. */
+	tap_sessions_forget(&c->sess, s);
 }
 
 static int
@@ -242,8 +228,8 @@ frame_stream(struct ctx *c)
 	}
 	if (rv == -1)
 		tap_fail(&r);
-	while (c->nsess > 0)
-		sess_close(c, &c->sess[c->nsess - 1], "end of input");
+	while ((s = tap_sessions_last(&c->sess)) != NULL)
+		sess_close(c, s, "end of input");
 	tap_reader_free(&r);
 }
 
@@ -261,6 +247,7 @@ main(int argc, char *argv[])
 
 	memset(&c, 0, sizeof(c));
 	frame_spec_init(&c.spec);
+	tap_sessions_init(&c.sess, sizeof(struct sess), 0, NULL);
 	while ((ch = getopt_long(argc, argv, FRAME_SHORTOPTS "h", longopts,
 	    NULL)) != -1) {
 		if (ch == 'h')
@@ -291,6 +278,6 @@ main(int argc, char *argv[])
 		err(EXIT_SYS, "malloc");
 	frame_stream(&c);
 	free(c.chunk);
-	free(c.sess);
+	tap_sessions_free(&c.sess);
 	return c.status;
 }

@@ -34,16 +34,16 @@
 #define C_OFF		"\033[0m"
 
 struct sess {
-	char		 sid[SID_MAX + 1];
+	char		 sid[SID_MAX + 1];	/* first: the table's key */
 	uint64_t	 base;		/* UNIX_US of its open record */
 };
+TAP_SESSIONS_ELEM(struct sess);
 
 struct view {
 	int		 squeeze;
 	int		 color;
 	uint64_t	 max;		/* -n, else UINT64_MAX */
-	struct sess	*sess;
-	size_t		 nsess;
+	struct tap_sessions sess;	/* of struct sess, SESS_MAX */
 	struct out	 out;
 	unsigned char	*chunk;
 };
@@ -178,36 +178,25 @@ raw_dump(int squeeze)
 static uint64_t
 sess_base(struct view *v, const struct tap_rec *rec)
 {
-	size_t i;
+	struct sess *s = tap_sessions_find(&v->sess, rec->sid);
 	uint64_t base;
 
-	for (i = v->nsess; i > 0; i--)
-		if (strcmp(v->sess[i - 1].sid, rec->sid) == 0)
-			break;
-	if (i > 0 && strcmp(rec->kind, "open") != 0) {
-		base = v->sess[i - 1].base;
-		if (strcmp(rec->kind, "close") == 0) {
-			memmove(v->sess + i - 1, v->sess + i,
-			    (v->nsess - i) * sizeof(*v->sess));
-			v->nsess--;
-		}
-		return base;
-	}
-	if (i > 0) {
-		v->sess[i - 1].base = rec->us;
-		return rec->us;
-	}
-	/* A session seen first in mid-stream counts from its first record. */
+	if (s == NULL) {
+		/* Seen first in mid-stream: it counts from this record. */
+		if (strcmp(rec->kind, "close") == 0)
+			return rec->us;
+		/*
+		 * At SESS_MAX the oldest is forgotten: bounded memory for
+		 * streams whose sessions never close.
+		 */
+		s = tap_sessions_add(&v->sess, rec->sid);
+		s->base = rec->us;
+	} else if (strcmp(rec->kind, "open") == 0)
+		s->base = rec->us;
+	base = s->base;
 	if (strcmp(rec->kind, "close") == 0)
-		return rec->us;
-	if (v->nsess == SESS_MAX) {
-		/* Bounded memory for streams whose sessions never close. */
-		memmove(v->sess, v->sess + 1, (SESS_MAX - 1) * sizeof(*v->sess));
-		v->nsess--;
-	}
-	(void)strlcpy(v->sess[v->nsess].sid, rec->sid, sizeof(v->sess->sid));
-	v->sess[v->nsess++].base = rec->us;
-	return rec->us;
+		tap_sessions_forget(&v->sess, s);
+	return base;
 }
 
 static void __attribute__((noreturn))
@@ -360,7 +349,7 @@ tap_dump(struct view *v)
 	tap_reader_free(&r);
 	free(v->chunk);
 	free(v->out.buf);
-	free(v->sess);
+	tap_sessions_free(&v->sess);
 }
 
 /* --color[=auto|always|never]; auto: a terminal, and no NO_COLOR. */
@@ -444,8 +433,7 @@ main(int argc, char *argv[])
 	/* Per record, no squeeze unless asked: text2pcap loses '*' rows. */
 	v.squeeze = squeeze == 1;
 	v.color = want_color(when);
-	if ((v.sess = reallocarray(NULL, SESS_MAX, sizeof(*v.sess))) == NULL)
-		err(EXIT_SYS, "malloc");
+	tap_sessions_init(&v.sess, sizeof(struct sess), SESS_MAX, NULL);
 	tap_dump(&v);
 	return 0;
 }

@@ -32,7 +32,7 @@
 				   numbers as doubles, exact to 2^53 */
 
 struct sess {
-	char		 sid[SID_MAX + 1];
+	char		 sid[SID_MAX + 1];	/* first: the table's key */
 	uint64_t	 open_us;
 	int		 opened;	/* its open record was seen */
 	char		*client;	/* client=, NULL if absent */
@@ -40,13 +40,13 @@ struct sess {
 	char		 hist[HIST_MAX + 1];
 	uint64_t	 bytes[2];	/* data seen c2s, s2c */
 };
+TAP_SESSIONS_ELEM(struct sess);
 
 struct ctx {
 	int		 text;		/* --text */
 	int		 nodata;	/* --no-data */
 	const char	*sid;		/* -s */
-	struct sess	*sess;
-	size_t		 nsess, capsess;
+	struct tap_sessions sess;	/* of struct sess, SESS_MAX */
 	struct out	 out;
 	unsigned char	*pay;		/* the record's payload */
 	size_t		 paylen, paycap;
@@ -304,49 +304,24 @@ record_line(struct ctx *c, const struct tap_rec *rec)
 	out_line(o);
 }
 
-static struct sess *
-sess_find(struct ctx *c, const char *sid)
-{
-	size_t i;
-
-	/* Newest first: a stream mostly talks about recent sessions. */
-	for (i = c->nsess; i > 0; i--)
-		if (strcmp(c->sess[i - 1].sid, sid) == 0)
-			return &c->sess[i - 1];
-	return NULL;
-}
-
 static void
 sess_forget(struct ctx *c, struct sess *s)
 {
 	free(s->client);
 	free(s->server);
-	c->nsess--;
-	memmove(s, s + 1, (size_t)(c->sess + c->nsess - s) * sizeof(*s));
+	tap_sessions_forget(&c->sess, s);
 }
 
-static struct sess *
-sess_new(struct ctx *c, const char *sid)
+/* The table is full and its oldest session goes to make room. */
+static void
+sess_evict(void *elem)
 {
-	struct sess *s;
-	size_t cap;
+	struct sess *s = elem;
 
-	if (c->nsess == SESS_MAX) {
-		warnx("more than %d open sessions: forgetting session %s",
-		    SESS_MAX, c->sess[0].sid);
-		sess_forget(c, &c->sess[0]);
-	}
-	if (c->nsess == c->capsess) {
-		cap = c->capsess ? 2 * c->capsess : 16;
-		if ((s = reallocarray(c->sess, cap, sizeof(*s))) == NULL)
-			err(EXIT_SYS, "reallocarray");
-		c->sess = s;
-		c->capsess = cap;
-	}
-	s = &c->sess[c->nsess++];
-	memset(s, 0, sizeof(*s));
-	(void)strlcpy(s->sid, sid, sizeof(s->sid));
-	return s;
+	warnx("more than %d open sessions: forgetting session %s",
+	    SESS_MAX, s->sid);
+	free(s->client);
+	free(s->server);
 }
 
 /* Add a history letter the first time it happens, as Zeek does. */
@@ -378,9 +353,9 @@ track_open(struct ctx *c, const struct tap_rec *rec)
 {
 	struct sess *s;
 
-	if ((s = sess_find(c, rec->sid)) != NULL)
+	if ((s = tap_sessions_find(&c->sess, rec->sid)) != NULL)
 		sess_forget(c, s);
-	s = sess_new(c, rec->sid);
+	s = tap_sessions_add(&c->sess, rec->sid);
 	s->opened = 1;
 	s->open_us = rec->us;
 	s->client = kv_dup(c, "client");
@@ -407,8 +382,8 @@ track(struct ctx *c, const struct tap_rec *rec)
 		track_open(c, rec);
 		return;
 	}
-	if ((s = sess_find(c, rec->sid)) == NULL)
-		s = sess_new(c, rec->sid);
+	if ((s = tap_sessions_find(&c->sess, rec->sid)) == NULL)
+		s = tap_sessions_add(&c->sess, rec->sid);
 	if (strcmp(rec->dir, "-") == 0)
 		return;
 	d = strcmp(rec->dir, "s2c") == 0;
@@ -590,7 +565,7 @@ json_stream(struct ctx *c)
 		track(c, &rec);
 		record_line(c, &rec);
 		if (strcmp(rec.kind, "close") == 0 &&
-		    (s = sess_find(c, rec.sid)) != NULL) {
+		    (s = tap_sessions_find(&c->sess, rec.sid)) != NULL) {
 			summary_line(c, &rec, s);
 			sess_forget(c, s);
 		}
@@ -611,9 +586,11 @@ main(int argc, char *argv[])
 		{ NULL,		0,			NULL,	0 }
 	};
 	struct ctx c;
+	struct sess *s;
 	int ch;
 
 	memset(&c, 0, sizeof(c));
+	tap_sessions_init(&c.sess, sizeof(struct sess), SESS_MAX, sess_evict);
 	while ((ch = getopt_long(argc, argv, "hs:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -644,9 +621,9 @@ main(int argc, char *argv[])
 		usage(EXIT_USAGE);
 	}
 	json_stream(&c);
-	while (c.nsess > 0)
-		sess_forget(&c, &c.sess[c.nsess - 1]);
-	free(c.sess);
+	while ((s = tap_sessions_last(&c.sess)) != NULL)
+		sess_forget(&c, s);
+	tap_sessions_free(&c.sess);
 	free(c.pay);
 	free(c.out.buf);
 	return 0;

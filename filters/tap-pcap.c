@@ -67,17 +67,17 @@ struct end {
 };
 
 struct sess {
-	char		 sid[SID_MAX + 1];
+	char		 sid[SID_MAX + 1];	/* first: the table's key */
 	int		 v6;
 	struct end	 e[2];		/* [C2S] the client, [S2C] the server */
 };
+TAP_SESSIONS_ELEM(struct sess);
 
 struct pcap {
 	FILE		*f;
 	const char	*name;		/* for messages */
 	const char	*only;		/* -s: this session, else all */
-	struct sess	*s;		/* sessions open, in no order */
-	size_t		 ns, cap;
+	struct tap_sessions sess;	/* of struct sess: those open */
 	uint64_t	 recno;		/* the record being converted */
 };
 
@@ -340,42 +340,6 @@ side_addr(struct pcap *p, const char *kv, size_t n, const char *key,
 	return 1;
 }
 
-static struct sess *
-sess_find(struct pcap *p, const char *sid)
-{
-	size_t i;
-
-	for (i = 0; i < p->ns; i++)
-		if (strcmp(p->s[i].sid, sid) == 0)
-			return &p->s[i];
-	return NULL;
-}
-
-static struct sess *
-sess_new(struct pcap *p, const char *sid)
-{
-	struct sess *s;
-	size_t cap;
-
-	if (p->ns == p->cap) {
-		cap = p->cap ? 2 * p->cap : 16;
-		if ((s = reallocarray(p->s, cap, sizeof(*s))) == NULL)
-			die(p, EXIT_SYS, "reallocarray: %s", strerror(errno));
-		p->s = s;
-		p->cap = cap;
-	}
-	s = &p->s[p->ns++];
-	memset(s, 0, sizeof(*s));
-	(void)strlcpy(s->sid, sid, sizeof(s->sid));
-	return s;
-}
-
-static void
-sess_end(struct pcap *p, struct sess *s)
-{
-	*s = p->s[--p->ns];
-}
-
 /*
  * Addresses from an open payload (NULL: the stream lacks the open).
  * Stand-ins: 127.0.0.1 for the client and 127.0.0.2 for the server,
@@ -418,7 +382,7 @@ static struct sess *
 sess_open(struct pcap *p, const struct tap_rec *rec, const char *kv,
     size_t n)
 {
-	struct sess *s = sess_new(p, rec->sid);
+	struct sess *s = tap_sessions_add(&p->sess, rec->sid);
 	uint64_t h = hash(rec->sid, "isn");
 
 	sess_addrs(p, s, kv, n);
@@ -553,7 +517,7 @@ do_close(struct pcap *p, struct tap_reader *r, const struct tap_rec *rec,
 			fin(p, s, !first, rec->us);
 	} else
 		packet(p, s, first, rec->us, TH_RST | TH_ACK, NULL, 0);
-	sess_end(p, s);
+	tap_sessions_forget(&p->sess, s);
 }
 
 static int
@@ -570,7 +534,7 @@ dir_of(struct pcap *p, const struct tap_rec *rec)
 static void
 convert(struct pcap *p, struct tap_reader *r, const struct tap_rec *rec)
 {
-	struct sess *s = sess_find(p, rec->sid);
+	struct sess *s = tap_sessions_find(&p->sess, rec->sid);
 	char kv[KV_MAX];
 	size_t n;
 
@@ -635,6 +599,7 @@ main(int argc, char *argv[])
 	const char *file = NULL;
 	int ch;
 
+	tap_sessions_init(&p.sess, sizeof(struct sess), 0, NULL);
 	while ((ch = getopt_long(argc, argv, "hs:w:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -671,6 +636,6 @@ main(int argc, char *argv[])
 	if (fflush(p.f) == EOF || ferror(p.f) ||
 	    (p.f != stdout && fclose(p.f) == EOF))
 		err(EXIT_SYS, "%s", p.name);
-	free(p.s);
+	tap_sessions_free(&p.sess);
 	return 0;
 }

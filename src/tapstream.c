@@ -439,3 +439,92 @@ tap_sid_valid(const char *s)
 	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "._-") == n;
 }
+
+/* The session table follows: what the filters remember per SID. */
+
+#include <err.h>
+
+#define TS_FIRST	16	/* elements in the first allocation */
+
+void
+tap_sessions_init(struct tap_sessions *t, size_t size, size_t max,
+    void (*evict)(void *))
+{
+	memset(t, 0, sizeof(*t));
+	t->size = size;
+	t->max = max;
+	t->evict = evict;
+}
+
+static char *
+ts_at(const struct tap_sessions *t, size_t i)
+{
+	return t->v + i * t->size;
+}
+
+/* Newest first: a stream mostly talks about recent sessions. */
+void *
+tap_sessions_find(const struct tap_sessions *t, const char *sid)
+{
+	size_t i;
+
+	for (i = t->n; i > 0; i--)
+		if (strcmp(ts_at(t, i - 1), sid) == 0)
+			return ts_at(t, i - 1);
+	return NULL;
+}
+
+void *
+tap_sessions_add(struct tap_sessions *t, const char *sid)
+{
+	char *e;
+	size_t cap;
+
+	if (t->max > 0 && t->n == t->max) {
+		if (t->evict != NULL)
+			t->evict(t->v);
+		tap_sessions_forget(t, t->v);
+	}
+	if (t->n == t->cap) {
+		cap = t->cap ? 2 * t->cap : TS_FIRST;
+		if (t->max > 0 && cap > t->max)
+			cap = t->max;
+		if ((e = reallocarray(t->v, cap, t->size)) == NULL)
+			err(EXIT_SYS, "reallocarray");
+		t->v = e;
+		t->cap = cap;
+	}
+	e = ts_at(t, t->n++);
+	memset(e, 0, t->size);
+	(void)strlcpy(e, sid, SID_MAX + 1);
+	return e;
+}
+
+void
+tap_sessions_forget(struct tap_sessions *t, void *elem)
+{
+	char *e = elem;
+	size_t i = (size_t)(e - t->v) / t->size;
+
+	t->n--;
+	/* A bounded table evicts its oldest: keep the order of adding. */
+	if (t->max > 0)
+		memmove(e, e + t->size, (t->n - i) * t->size);
+	else if (i < t->n)
+		memcpy(e, ts_at(t, t->n), t->size);
+}
+
+/* Forgetting the last element moves no other: a loop can empty it. */
+void *
+tap_sessions_last(const struct tap_sessions *t)
+{
+	return t->n > 0 ? ts_at(t, t->n - 1) : NULL;
+}
+
+void
+tap_sessions_free(struct tap_sessions *t)
+{
+	free(t->v);
+	t->v = NULL;
+	t->n = t->cap = 0;
+}

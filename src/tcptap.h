@@ -81,6 +81,34 @@ int	 tap_skip(struct tap_reader *);
 ssize_t	 tap_splice(struct tap_reader *, int, size_t);
 int	 tap_sid_valid(const char *);
 int	 tap_kv(const char *, size_t, const char *, char *, size_t);
+/*
+ * A filter's open sessions, keyed by SID.  Elements are size bytes and
+ * begin with their char sid[SID_MAX + 1] (TAP_SESSIONS_ELEM checks the
+ * struct).  With max > 0 the table keeps the order of adding and, when
+ * full, forgets the oldest to add one, telling evict (if not NULL)
+ * first; with max 0 it grows without bound and forget fills the hole
+ * with the last element.  add zeroes the element and copies the SID.
+ * add and forget move elements: a pointer into the table is good only
+ * until the next of either.  Out of memory ends the program (err(3)).
+ */
+struct tap_sessions {
+	char		*v;
+	size_t		 n, cap;
+	size_t		 size;		/* of one element */
+	size_t		 max;		/* 0: no bound */
+	void		(*evict)(void *);
+};
+#define TAP_SESSIONS_ELEM(type) \
+	_Static_assert(offsetof(type, sid) == 0 && \
+	    sizeof(((type *)NULL)->sid) == SID_MAX + 1, \
+	    #type " must begin with char sid[SID_MAX + 1]")
+void	 tap_sessions_init(struct tap_sessions *, size_t, size_t,
+	    void (*)(void *));
+void	*tap_sessions_find(const struct tap_sessions *, const char *);
+void	*tap_sessions_add(struct tap_sessions *, const char *);
+void	 tap_sessions_forget(struct tap_sessions *, void *);
+void	*tap_sessions_last(const struct tap_sessions *);
+void	 tap_sessions_free(struct tap_sessions *);
 
 /* hex.c: the one hex formatter */
 size_t	 hex_line(char *, uint64_t, const unsigned char *, size_t);
