@@ -149,18 +149,31 @@ wait_file() {
 	[ -s "$1" ]
 }
 
-# CPU clock ticks of PID and of its reaped children.
+# CPU clock ticks of PID and of its reaped children, plus those of its
+# children still alive: tcptap's spare relays (and the taps they reaped).
 cpu_ticks() {
-	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }'
+	t=$(sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }')
+	for k in $(pgrep -P "$1" 2>/dev/null); do
+		c=$(sed 's/.*) //' "/proc/$k/stat" 2>/dev/null |
+		    awk '{ print $12 + $13 + $14 + $15 }')
+		t=$((t + ${c:-0}))
+	done
+	echo "$t"
 }
 
-# wait_no_children PID: until PID has no live children (at most 10 s).
+# is_spare PID: a tcptap relay waiting for its next connection.
+is_spare() {
+	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q '^tcptap: spare'
+}
+
+# wait_no_children PID: until PID has no live children but spare
+# relays (at most 10 s).
 wait_no_children() {
 	n=0
 	while [ $n -lt 100 ]; do
 		kids=$(pgrep -P "$1" 2>/dev/null)
 		live=0
-		for k in $kids; do alive "$k" && live=1; done
+		for k in $kids; do alive "$k" && ! is_spare "$k" && live=1; done
 		[ $live = 0 ] && return 0
 		sleep 0.1; n=$((n + 1))
 	done
@@ -836,11 +849,12 @@ wait_line "$TMP/hold.out" closed 30 || ok=0
 n=0
 while alive "$HOLD_PID" && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 stop_pid "$HOLD_PID"
-# Relays exit once their connections close; then the listener goes.
+# Relays exit once their connections close, but for the 16 spares
+# tcptap keeps by default; then the listener goes.
 t_close=$(date +%s%N)
 wait_no_children "$TT_PID"
 n=0
-while [ "$("$CONN" children "$TT_PID")" != 0 ] && [ $n -lt 60 ]; do sleep 1; n=$((n + 1)); done
+while [ "$("$CONN" children "$TT_PID")" -gt 16 ] && [ $n -lt 60 ]; do sleep 1; n=$((n + 1)); done
 left=$("$CONN" children "$TT_PID")
 t_gone=$(awk -v s="$t_close" -v e="$(date +%s%N)" 'BEGIN { printf "%.1f", (e - s) / 1e9 }')
 stop_pid "$TT_PID"
@@ -895,7 +909,7 @@ if [ -s "$TMP/mem1" ]; then
 	done
 fi
 [ -s "$TMP/scale.notes" ] && sed 's/^/note: /' "$TMP/scale.notes"
-echo "relays left $t_gone s after the client closed: $left"
+echo "relays left $t_gone s after the client closed: $left (spares: up to 16 stay)"
 echo "Pss: sum of Pss over the listener's children from /proc/PID/smaps_rollup."
 echo "Pipe memory: tcptap's pipes are empty while idle, so they hold no data pages;"
 echo "what they cost is the pipe_inode_info and pipe_buffer ring (kmalloc-cg-*"
