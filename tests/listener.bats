@@ -101,13 +101,3 @@ load test_helper
 	wait_for 10 '[ "$(log_count "$T/tap.err" "^tcptap: close .*reason=eof")" -eq 2 ]'
 }
 
-@test "listener: with --spare 0 a relay that ended is reaped (no zombie children)" {
-	start_server srv 127.0.0.1:0 echo
-	start_tcptap --spare 0 127.0.0.1:0 "127.0.0.1:$srv_port"
-	for i in 1 2 3; do
-		run peer connect "127.0.0.1:$tap_port" send=hello shut eof
-		assert_success
-	done
-	wait_for 10 '[ "$(log_count "$T/tap.err" "^tcptap: close ")" -eq 3 ]'
-	wait_for 5 '[ -z "$(ps -o pid= --ppid "$tap_pid")" ]'
-}
