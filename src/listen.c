@@ -4,6 +4,7 @@
  * live connections within the -T deadline.
  */
 
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -58,6 +59,23 @@ ms_until(uint64_t when)
 	uint64_t now = mono_us();
 
 	return when <= now ? 0 : (int)((when - now + 999) / 1000);
+}
+
+/*
+ * The capture switch, in memory the relays share with the listener:
+ * a relay the listener signals reads the switch's state rather than
+ * trusting the signal, because signals merge and lose their order.
+ */
+static volatile int *
+capture_page(void)
+{
+	void *p;
+
+	p = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		err(EXIT_SYS, "mmap");
+	return p;
 }
 
 /* The listener will not reuse kid i: it leaves once it is done. */
@@ -424,6 +442,7 @@ listen_serve(struct listener *l,
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) == -1)
 		err(EXIT_SYS, "signalfd");
+	l->capture_off = capture_page();
 	memset(&k, 0, sizeof(k));
 	k.cap = l->max_conns + 2 * l->spare;
 	if ((k.k = calloc((size_t)k.cap, sizeof(*k.k))) == NULL ||

@@ -366,8 +366,6 @@ run_listener(struct opts *o, int argc, char *argv[])
 	/* Without taps, PROG holds the socket itself: no relay to signal. */
 	o->l.kids_relay = o->ctx.prog == NULL || o->ctx.ntaps > 0 ||
 	    o->l.shared != NULL || o->ctx.ninl[0] + o->ctx.ninl[1] > 0;
-	if ((o->l.capture_off = spare_flag()) == NULL)
-		err(EXIT_SYS, "mmap");
 	if (notify_ready() == -1)
 		log_event(LOG_WARNING, "warn NOTIFY_SOCKET: %s",
 		    strerror(errno));

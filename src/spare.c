@@ -7,7 +7,6 @@
  * one-process-per-connection keep up with event-loop proxies.
  */
 
-#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -98,19 +97,4 @@ spare_wait(int ctl, char *rule, size_t size)
 		return -1;
 	}
 	return fd;
-}
-
-/*
- * The capture switch, in memory the relays share with the listener:
- * a relay the listener signals reads the switch's state rather than
- * trusting the signal, because signals merge and lose their order.
- */
-volatile int *
-spare_flag(void)
-{
-	void *p;
-
-	p = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
 }

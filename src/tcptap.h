@@ -468,7 +468,6 @@ int	 spare_pair(int [2]);
 int	 spare_send(int, int, const char *);
 int	 spare_done(int);
 int	 spare_wait(int, char *, size_t);
-volatile int *spare_flag(void);
 
 /* fault.c: what the fault-* filters (raw bytes, stdin to stdout) share */
 #define FAULT_RESET	99	/* exit status: an inline filter asks for a reset */
