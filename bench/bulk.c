@@ -29,9 +29,10 @@
  * Exit status: 0 ok, 1 short transfer or timeout, 2 usage, 3 system error.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -40,22 +41,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bench.h"
 
 #define BUFSZ	(256 * 1024)
 #define IO_TIMEOUT_S	120
 
 static char buf[BUFSZ];
 
-static void
-die(const char *what)
-{
-	fprintf(stderr, "bulk: %s: %s\n", what, strerror(errno));
-	exit(3);
-}
-
-static void
+void
 usage(void)
 {
 	fprintf(stderr,
@@ -66,15 +61,6 @@ usage(void)
 	exit(2);
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 set_timeouts(int fd)
 {
@@ -82,42 +68,7 @@ set_timeouts(int fd)
 
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == -1)
-		die("setsockopt");
-}
-
-static long
-parse_num(const char *s, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 0 || v > max)
-		usage();
-	return v;
-}
-
-static int
-loopback_listener(unsigned short port, unsigned short *bound)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof sa;
-	int fd, one = 1;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		die("socket");
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons(port);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1)
-		die("bind");
-	if (getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
-		die("getsockname");
-	*bound = ntohs(sa.sin_port);
-	return fd;
+		err(3, "setsockopt");
 }
 
 /* Drain fd to EOF; return the byte count, or -1 on error or timeout. */
@@ -165,15 +116,13 @@ cmd_sink(int argc, char **argv)
 {
 	const char *portfile = NULL;
 	long maxconn = -1, nconn = 0;
-	char tmp[4096];
 	unsigned short port;
 	int c, lfd, devnull, pfd[2], use_splice = 1;
-	FILE *f;
 
 	while ((c = getopt(argc, argv, "P:n:r")) != -1) {
 		switch (c) {
 		case 'P': portfile = optarg; break;
-		case 'n': maxconn = parse_num(optarg, 1000000); break;
+		case 'n': maxconn = num_arg(optarg, 0, 1000000); break;
 		case 'r': use_splice = 0; break;
 		default: usage();
 		}
@@ -182,21 +131,15 @@ cmd_sink(int argc, char **argv)
 		usage();
 
 	if ((devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
-		die("/dev/null");
+		err(3, "/dev/null");
 	if (pipe2(pfd, O_CLOEXEC) == -1)
-		die("pipe");
+		err(3, "pipe");
 	(void)fcntl(pfd[1], F_SETPIPE_SZ, BUFSZ);	/* best effort */
 
-	lfd = loopback_listener(0, &port);
+	lfd = loopback_bind(0, &port);
 	if (listen(lfd, 16) == -1)
-		die("listen");
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", portfile) >= (int)sizeof tmp) {
-		errno = ENAMETOOLONG;
-		die(portfile);
-	}
-	if (!(f = fopen(tmp, "w")) || fprintf(f, "%u\n", port) < 0 ||
-	    fclose(f) == EOF || rename(tmp, portfile) == -1)
-		die(portfile);
+		err(3, "listen");
+	write_portfile(portfile, port);
 
 	while (maxconn < 0 || nconn < maxconn) {
 		struct pollfd p = { .fd = lfd, .events = POLLIN };
@@ -208,7 +151,7 @@ cmd_sink(int argc, char **argv)
 		if (c == -1 && errno == EINTR)
 			continue;
 		if (c == -1)
-			die("poll");
+			err(3, "poll");
 		if (c == 0) {
 			fprintf(stderr, "bulk: sink: idle for 600 s, exiting\n");
 			return 1;
@@ -216,7 +159,7 @@ cmd_sink(int argc, char **argv)
 		if ((cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			die("accept");
+			err(3, "accept");
 		}
 		nconn++;
 		set_timeouts(cfd);
@@ -229,7 +172,7 @@ cmd_sink(int argc, char **argv)
 			close(pfd[0]);
 			close(pfd[1]);
 			if (pipe2(pfd, O_CLOEXEC) == -1)
-				die("pipe");
+				err(3, "pipe");
 			(void)fcntl(pfd[1], F_SETPIPE_SZ, BUFSZ);
 			printf("-1 %.6f\n", now() - t0);
 		} else
@@ -251,23 +194,18 @@ cmd_send(int argc, char **argv)
 
 	if (argc != 3)
 		usage();
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((unsigned short)parse_num(argv[1], 65535));
-	want = strtoll(argv[2], NULL, 10);
-	if (want <= 0)
-		usage();
+	sa = loopback((unsigned short)num_arg(argv[1], 0, 65535));
+	want = num_arg(argv[2], 1, LLONG_MAX);
 	for (size_t i = 0; i < sizeof buf; i++)
 		buf[i] = (char)(i * 131 + (i >> 9));
 
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		die("socket");
+		err(3, "socket");
 	set_timeouts(fd);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	t0 = now();
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1)
-		die("connect");
+		err(3, "connect");
 	while (sent < want) {
 		size_t chunk = want - sent < BUFSZ ? (size_t)(want - sent) : BUFSZ;
 
@@ -275,17 +213,17 @@ cmd_send(int argc, char **argv)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			die("write");
+			err(3, "write");
 		sent += n;
 	}
 	if (shutdown(fd, SHUT_WR) == -1)
-		die("shutdown");
+		err(3, "shutdown");
 	for (;;) {
 		n = read(fd, buf, sizeof buf);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			die("read (waiting for EOF)");
+			err(3, "read (waiting for EOF)");
 		if (n == 0)
 			break;
 		back += n;
@@ -307,7 +245,7 @@ cmd_freeport(int argc)
 
 	if (argc != 1)
 		usage();
-	fd = loopback_listener(0, &port);
+	fd = loopback_bind(0, &port);
 	close(fd);
 	printf("%u\n", port);
 	return 0;
@@ -323,7 +261,7 @@ is_listening(unsigned port)
 
 	snprintf(want, sizeof want, "0100007F:%04X", port);
 	if (!(f = fopen("/proc/net/tcp", "r")))
-		die("/proc/net/tcp");
+		err(3, "/proc/net/tcp");
 	while (!found && fgets(line, sizeof line, f)) {
 		char local[64], remote[64], st[8];
 
@@ -344,8 +282,8 @@ cmd_listening(int argc, char **argv)
 
 	if (argc != 3)
 		usage();
-	port = (unsigned)parse_num(argv[1], 65535);
-	deadline = now() + parse_num(argv[2], 3600);
+	port = (unsigned)num_arg(argv[1], 0, 65535);
+	deadline = now() + num_arg(argv[2], 0, 3600);
 	while (!is_listening(port)) {
 		if (now() > deadline)
 			return 1;

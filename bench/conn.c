@@ -40,8 +40,8 @@
  * Exit status: 0 ok, 1 failures or timeout, 2 usage, 3 system error.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <dirent.h>
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -51,26 +51,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bench.h"
 
 #define IO_TIMEOUT_S	10
 #define MAXCLIENTS	256
 #define MSGLEN		16
 
-static void
-die(const char *what)
-{
-	fprintf(stderr, "conn: %s: %s\n", what, strerror(errno));
-	exit(3);
-}
-
-static void
+void
 usage(void)
 {
 	fprintf(stderr,
@@ -80,51 +73,6 @@ usage(void)
 	    "       conn pss ppid\n"
 	    "       conn children ppid\n");
 	exit(2);
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long
-parse_num(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		usage();
-	return v;
-}
-
-static struct sockaddr_in
-loopback(long port)
-{
-	struct sockaddr_in sa;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((unsigned short)port);
-	return sa;
-}
-
-static void
-raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
 }
 
 /* ------------------------------------------------------------------ rate */
@@ -206,7 +154,7 @@ rate_client(const struct sockaddr_in *sa, double secs, size_t len, int gofd,
 	double t0, t1, a;
 
 	if (!(msg = malloc(len)) || !(back = malloc(len)))
-		die("malloc");
+		err(3, "malloc");
 	for (size_t i = 0; i < len; i++)
 		msg[i] = (char)('a' + i % 26);
 	/* Barrier: the parent closes the write end to release everyone. */
@@ -239,15 +187,15 @@ cmd_rate(int argc, char **argv)
 
 	if (argc != 4 && argc != 5)
 		usage();
-	sa = loopback(parse_num(argv[1], 1, 65535));
-	secs = parse_num(argv[2], 1, 3600);
-	nclients = parse_num(argv[3], 1, MAXCLIENTS);
-	len = argc == 5 ? parse_num(argv[4], 1, 1 << 20) : 100;
+	sa = loopback((unsigned short)num_arg(argv[1], 1, 65535));
+	secs = num_arg(argv[2], 1, 3600);
+	nclients = num_arg(argv[3], 1, MAXCLIENTS);
+	len = argc == 5 ? num_arg(argv[4], 1, 1 << 20) : 100;
 	if (pipe2(go, O_CLOEXEC) == -1 || pipe2(res, O_CLOEXEC) == -1)
-		die("pipe");
+		err(3, "pipe");
 	for (long i = 0; i < nclients; i++) {
 		if ((pids[i] = fork()) == -1)
-			die("fork");
+			err(3, "fork");
 		if (pids[i] == 0) {
 			close(go[1]);
 			close(res[0]);
@@ -302,7 +250,7 @@ cmd_forkcost(int argc, char **argv)
 
 	if (argc != 2)
 		usage();
-	secs = parse_num(argv[1], 1, 600);
+	secs = num_arg(argv[1], 1, 600);
 	t0 = now();
 	do {
 		pid_t p;
@@ -311,13 +259,13 @@ cmd_forkcost(int argc, char **argv)
 		a = now();
 		p = fork();
 		if (p == -1)
-			die("fork");
+			err(3, "fork");
 		if (p == 0)
 			_exit(0);
 		in_fork += now() - a;
 		while (waitpid(p, &st, 0) == -1)
 			if (errno != EINTR)
-				die("waitpid");
+				err(3, "waitpid");
 		n++;
 	} while ((dt = now() - t0) < secs);
 	printf("%.0f %.1f %.1f\n", n / dt, dt / n * 1e6, in_fork / n * 1e6);
@@ -338,7 +286,7 @@ for_children(pid_t ppid, void (*fn)(pid_t, void *), void *arg)
 	ssize_t n;
 
 	if (!(dir = opendir("/proc")))
-		die("/proc");
+		err(3, "/proc");
 	while ((d = readdir(dir))) {
 		long pp;
 		char st;
@@ -402,7 +350,7 @@ cmd_pss(int argc, char **argv)
 
 	if (argc != 2)
 		usage();
-	ppid = (pid_t)parse_num(argv[1], 1, 1 << 30);
+	ppid = (pid_t)num_arg(argv[1], 1, 1 << 30);
 	n = for_children(ppid, add_rollup, &kids);
 	add_rollup(ppid, &parent);
 	printf("%ld %ld %ld %ld %ld\n", n, kids.pss, kids.rss, kids.priv,
@@ -415,7 +363,7 @@ cmd_children(int argc, char **argv)
 {
 	if (argc != 2)
 		usage();
-	printf("%ld\n", for_children((pid_t)parse_num(argv[1], 1, 1 << 30),
+	printf("%ld\n", for_children((pid_t)num_arg(argv[1], 1, 1 << 30),
 	    NULL, NULL));
 	return 0;
 }
@@ -451,24 +399,24 @@ cmd_hold(int argc, char **argv)
 
 	if (argc != 6 && argc != 7)
 		usage();
-	sa = loopback(parse_num(argv[1], 1, 65535));
-	want = parse_num(argv[2], 1, 1000000);
-	batch = parse_num(argv[3], 1, 1000000);
+	sa = loopback((unsigned short)num_arg(argv[1], 1, 65535));
+	want = num_arg(argv[2], 1, 1000000);
+	batch = num_arg(argv[3], 1, 1000000);
 	dir = argv[4];
-	secs = parse_num(argv[5], 1, 3600);
+	secs = num_arg(argv[5], 1, 3600);
 	if (argc == 7)
-		ppid = parse_num(argv[6], 1, 1 << 30);
+		ppid = num_arg(argv[6], 1, 1 << 30);
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	if (!(fds = calloc(want, sizeof *fds)) || !(got = calloc(want, sizeof *got)) ||
 	    !(in = calloc(want, sizeof *in)))
-		die("calloc");
+		err(3, "calloc");
 	for (long k = 0; k < want; k++) {
 		fds[k] = -1;
 		got[k] = -2;	/* -2 not connected, -1 failed, else bytes */
 	}
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		die("epoll_create1");
+		err(3, "epoll_create1");
 
 	/* Phase 1: connect, at most batch in progress. */
 	t0 = now();
@@ -501,7 +449,7 @@ cmd_hold(int argc, char **argv)
 			ev.events = EPOLLOUT;
 			ev.data.u64 = (uint64_t)started;
 			if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
-				die("epoll_ctl");
+				err(3, "epoll_ctl");
 			started++;
 			inflight++;
 		}
@@ -514,18 +462,18 @@ cmd_hold(int argc, char **argv)
 		}
 		n = epoll_wait(ep, evs, 1024, 100);
 		if (n == -1 && errno != EINTR)
-			die("epoll_wait");
+			err(3, "epoll_wait");
 		for (int i = 0; i < n; i++) {
 			long k = (long)evs[i].data.u64;
-			int err = 0;
-			socklen_t el = sizeof err;
+			int soerr = 0;
+			socklen_t el = sizeof soerr;
 
-			(void)getsockopt(fds[k], SOL_SOCKET, SO_ERROR, &err, &el);
+			(void)getsockopt(fds[k], SOL_SOCKET, SO_ERROR, &soerr, &el);
 			inflight--;
-			if (err) {
+			if (soerr) {
 				if (failed < 3)
 					fprintf(stderr, "conn: hold: connect %ld: %s\n",
-					    k, strerror(err));
+					    k, strerror(soerr));
 				(void)epoll_ctl(ep, EPOLL_CTL_DEL, fds[k], NULL);
 				close(fds[k]);
 				fds[k] = -1;
@@ -535,7 +483,7 @@ cmd_hold(int argc, char **argv)
 			ev.events = EPOLLIN;	/* an early EOF shows later */
 			ev.data.u64 = (uint64_t)k;
 			if (epoll_ctl(ep, EPOLL_CTL_MOD, fds[k], &ev) == -1)
-				die("epoll_ctl");
+				err(3, "epoll_ctl");
 			got[k] = 0;
 			connected++;
 		}
@@ -579,7 +527,7 @@ cmd_hold(int argc, char **argv)
 		int n = epoll_wait(ep, evs, 1024, 100);
 
 		if (n == -1 && errno != EINTR)
-			die("epoll_wait");
+			err(3, "epoll_wait");
 		for (int i = 0; i < n; i++) {
 			long k = (long)evs[i].data.u64;
 			ssize_t r;

@@ -15,7 +15,7 @@
  * Loopback only.  Exit status: 0 ok, 1 idle timeout, 2 usage, 3 system error.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -28,6 +28,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "bench.h"
 
 #define BUFSZ		65536
 #define IDLE_MS		(900 * 1000)
@@ -44,11 +46,11 @@ static size_t npend;
 static char buf[BUFSZ];
 static volatile sig_atomic_t stop;
 
-static void
-die(const char *what)
+void
+usage(void)
 {
-	fprintf(stderr, "echo: %s: %s\n", what, strerror(errno));
-	exit(3);
+	fprintf(stderr, "usage: echo -P portfile [-b backlog]\n");
+	exit(2);
 }
 
 static void
@@ -129,14 +131,14 @@ on_readable(int ep, int fd)
 		if (off < n) {
 			/* Peer is not reading: keep the rest, stop reading. */
 			if (!(p->buf = malloc(n - off)))
-				die("malloc");
+				err(3, "malloc");
 			memcpy(p->buf, buf + off, n - off);
 			p->len = n - off;
 			p->off = 0;
 			ev.events = EPOLLOUT;
 			ev.data.fd = fd;
 			if (epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == -1)
-				die("epoll_ctl");
+				err(3, "epoll_ctl");
 			return;
 		}
 	}
@@ -146,35 +148,29 @@ int
 main(int argc, char **argv)
 {
 	struct epoll_event ev, evs[MAXEV];
-	struct sockaddr_in sa;
-	socklen_t len = sizeof sa;
 	struct sigaction sact;
 	struct rlimit rl;
 	const char *portfile = NULL;
-	char tmp[4096];
 	long backlog = 4096;
+	unsigned short port;
 	int c, lfd, ep, one = 1;
-	FILE *f;
 
 	while ((c = getopt(argc, argv, "P:b:")) != -1) {
 		switch (c) {
 		case 'P': portfile = optarg; break;
-		case 'b': backlog = strtol(optarg, NULL, 10); break;
-		default: goto usage;
+		case 'b': backlog = num_arg(optarg, 1, 1000000); break;
+		default: usage();
 		}
 	}
-	if (!portfile || optind != argc || backlog <= 0 || backlog > 1000000)
-		goto usage;
+	if (!portfile || optind != argc)
+		usage();
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	raise_nofile();
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		die("getrlimit");
+		err(3, "getrlimit");
 	npend = rl.rlim_cur > 4 * 1048576 ? 4 * 1048576 : rl.rlim_cur;
 	if (!(pend = calloc(npend, sizeof *pend)))
-		die("calloc");
+		err(3, "calloc");
 
 	memset(&sact, 0, sizeof sact);
 	sact.sa_handler = on_signal;
@@ -182,33 +178,17 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sact, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
-		die("socket");
-	(void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) == -1)
-		die("bind");
-	if (getsockname(lfd, (struct sockaddr *)&sa, &len) == -1)
-		die("getsockname");
+	lfd = loopback_bind(SOCK_NONBLOCK, &port);
 	if (listen(lfd, (int)backlog) == -1)
-		die("listen");
+		err(3, "listen");
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		die("epoll_create1");
+		err(3, "epoll_create1");
 	ev.events = EPOLLIN;
 	ev.data.fd = lfd;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) == -1)
-		die("epoll_ctl");
+		err(3, "epoll_ctl");
 
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", portfile) >= (int)sizeof tmp) {
-		errno = ENAMETOOLONG;
-		die(portfile);
-	}
-	if (!(f = fopen(tmp, "w")) || fprintf(f, "%u\n", ntohs(sa.sin_port)) < 0 ||
-	    fclose(f) == EOF || rename(tmp, portfile) == -1)
-		die(portfile);
+	write_portfile(portfile, port);
 
 	while (!stop) {
 		int n = epoll_wait(ep, evs, MAXEV, IDLE_MS);
@@ -216,7 +196,7 @@ main(int argc, char **argv)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			die("epoll_wait");
+			err(3, "epoll_wait");
 		if (n == 0) {
 			fprintf(stderr, "echo: idle for 900 s, exiting\n");
 			return 1;
@@ -263,8 +243,4 @@ main(int argc, char **argv)
 		}
 	}
 	return 0;
-
-usage:
-	fprintf(stderr, "usage: echo -P portfile [-b backlog]\n");
-	return 2;
 }

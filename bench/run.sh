@@ -106,9 +106,10 @@ want_group() { case " $WANT_GROUPS " in *" $1 "*) return 0;; esac; return 1; }
     [ "$REDIS_RUNS" -le 100 ] || { echo "bench: at most 100 runs" >&2; exit 2; }
 
 mkdir -p bench/bin
-cc -O2 -Wall -Wextra -Werror -o "$BULK" bench/bulk.c || exit 3
-cc -O2 -Wall -Wextra -Werror -o "$ECHO" bench/echo.c || exit 3
-cc -O2 -Wall -Wextra -Werror -o "$CONN" bench/conn.c || exit 3
+for t in bulk echo conn; do
+	cc -O2 -Wall -Wextra -Werror -o "bench/bin/$t" "bench/$t.c" \
+	    bench/util.c -lbsd || exit 3
+done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tcptap-bench.XXXXXX") || exit 3
 PIDS=""
