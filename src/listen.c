@@ -26,11 +26,11 @@
 #define REUSE_MAX	10000	/* connections one relay serves, at most */
 #define TRIM_MS		1000	/* extra spares linger this long */
 
+/* Small: the listener scans these, and so does every fork. */
 struct kid {
-	pid_t			 pid;
-	int			 ctl;	/* job socket, -1: not to be reused */
-	int			 busy;	/* serving a connection, else idle */
-	struct sockaddr_storage	 peer;	/* for -C */
+	pid_t		 pid;
+	int		 ctl;	/* job socket, -1: not to be reused */
+	int		 busy;	/* serving a connection, else idle */
 };
 
 /*
@@ -40,6 +40,7 @@ struct kid {
  */
 struct kids {
 	struct kid		*k;
+	struct sockaddr_storage	*peer;	/* kid i's client, for -C */
 	int			 n, cap, busy, idle, ctls;
 	struct pollfd		*pfd;	/* the listener's poll set */
 	int			*pfd_kid;	/* kid behind each job socket */
@@ -49,6 +50,7 @@ static void
 kids_free(struct kids *k)
 {
 	free(k->k);
+	free(k->peer);
 	free(k->pfd);
 	free(k->pfd_kid);
 }
@@ -163,6 +165,7 @@ kids_reap(struct kids *k)
 				if (k->k[i].busy)
 					k->busy--;
 				k->k[i] = k->k[--k->n];
+				k->peer[i] = k->peer[k->n];
 				break;
 			}
 }
@@ -189,11 +192,13 @@ child_serve(struct listener *l, struct kids *k, int sigfd, int fd,
 {
 	char rule[SPARE_RULE_MAX];
 	size_t i;
-	int n, rc;
+	int left, n, rc;
 
-	for (n = 0; n < k->n; n++)	/* the listener's job sockets */
-		if (k->k[n].ctl != -1)
+	for (n = 0, left = k->ctls; left > 0 && n < k->n; n++)
+		if (k->k[n].ctl != -1) {	/* the listener's job sockets */
 			(void)close(k->k[n].ctl);
+			left--;
+		}
 	kids_free(k);		/* the listener's, not this child's */
 	for (i = 0; i < l->nfds; i++)
 		(void)close(l->fds[i]);
@@ -238,7 +243,7 @@ admit(struct listener *l, const struct kids *k, int fd,
 		return rule;
 	for (i = 0; allow && i < k->n; i++)
 		same += k->k[i].busy && cidr_same_client(sa,
-		    (const struct sockaddr *)&k->k[i].peer, l->v6_bits);
+		    (const struct sockaddr *)&k->peer[i], l->v6_bits);
 	if (allow && same < l->per_client)
 		return rule;
 	addr_peer(fd, name, sizeof(name));
@@ -273,7 +278,7 @@ accept_to_spare(struct listener *l, struct kids *k, int fd, const char *rule,
 			continue;
 		}
 		k->k[i].busy = 1;
-		k->k[i].peer = *ss;
+		k->peer[i] = *ss;
 		k->idle--;
 		k->busy++;
 		(void)close(fd);
@@ -347,7 +352,7 @@ accept_one(struct listener *l, int lfd, int sigfd, struct kids *k,
 	k->k[k->n].pid = pid;
 	k->k[k->n].ctl = ctl[0];
 	k->k[k->n].busy = 1;
-	k->k[k->n++].peer = ss;
+	k->peer[k->n++] = ss;
 	k->busy++;
 	return 0;
 }
@@ -446,12 +451,12 @@ listen_serve(struct listener *l,
 	memset(&k, 0, sizeof(k));
 	k.cap = l->max_conns + 2 * l->spare;
 	if ((k.k = calloc((size_t)k.cap, sizeof(*k.k))) == NULL ||
+	    (k.peer = calloc((size_t)k.cap, sizeof(*k.peer))) == NULL ||
 	    (k.pfd_kid = calloc((size_t)k.cap, sizeof(int))) == NULL ||
 	    (pfd = k.pfd = calloc(l->nfds + 3 + 2 * (size_t)k.cap,
 	    sizeof(*pfd))) == NULL)
 		err(EXIT_SYS, "calloc");
 	for (;;) {
-		kids_reap(&k);
 		if (deadline != 0 && k.n == 0 && (l->shared == NULL ||
 		    !collector_busy(l->shared)))
 			break;
