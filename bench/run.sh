@@ -29,7 +29,9 @@
 # Group 5, scale: BENCH_SCALE_CONNS (default 10000) concurrent idle
 # connections through one tcptap listener to bench/bin/echo, opened with
 # non-blocking connects (at most BENCH_SCALE_BATCH, default 500, in
-# progress), waiting at most BENCH_SCALE_SECS (default 120) for the relays;
+# progress, and at most 2000 accepted by the kernel but not yet by a relay,
+# so none outlives the listen backlog), waiting at most BENCH_SCALE_SECS
+# (default 120) for the relays;
 # then one message on each, every echo checked.  Reports the
 # time to establish, the relays' Pss per connection (smaps_rollup), and
 # kernel memory deltas (/proc/meminfo, /proc/slabinfo, /proc/net/sockstat).
@@ -863,7 +865,7 @@ stop_pid "$ECHO_PID"
 
 echo "Scale: $N concurrent connections through one tcptap listener (-c $N -b $N) to"
 echo "bench/bin/echo; client bench/bin/conn hold: non-blocking connects, at most $SCALE_BATCH in"
-echo "progress; limits: $limits; load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "progress and at most 2000 waiting for a relay; limits: $limits; load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 sed 's/^/client: /' "$TMP/hold.out"
 [ -s "$TMP/hold.err" ] && sed 's/^/client error: /' "$TMP/hold.err" | head -n 5
 if [ $ok = 0 ] || ! grep -q "^echoed $N 0 " "$TMP/hold.out"; then
