@@ -44,15 +44,44 @@ struct kids {
 	int			 n, cap, busy, idle, ctls;
 	struct pollfd		*pfd;	/* the listener's poll set */
 	int			*pfd_kid;	/* kid behind each job socket */
+	void			*map;	/* all of the above, one mapping */
+	size_t			 maplen;
 };
+
+/*
+ * The tables for cap relays and nfds listening sockets, in a mapping of
+ * their own.  The listener writes to them after every fork, so each
+ * relay's copy of a written page is its alone; a relay that unmaps the
+ * tables whole drops those pages, where free(3) would keep them.
+ */
+static void
+kids_alloc(struct kids *k, int cap, size_t nfds)
+{
+	size_t o_peer, o_pfd, o_kid, npfd = nfds + 3 + 2 * (size_t)cap;
+	char *p;
+
+	memset(k, 0, sizeof(*k));
+	k->cap = cap;
+	o_peer = (size_t)cap * sizeof(*k->k);
+	o_peer += -o_peer % _Alignof(struct sockaddr_storage);
+	o_pfd = o_peer + (size_t)cap * sizeof(*k->peer);
+	o_kid = o_pfd + npfd * sizeof(*k->pfd);
+	k->maplen = o_kid + (size_t)cap * sizeof(*k->pfd_kid);
+	p = mmap(NULL, k->maplen, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		err(EXIT_SYS, "mmap");
+	k->map = p;
+	k->k = (struct kid *)(void *)p;
+	k->peer = (struct sockaddr_storage *)(void *)(p + o_peer);
+	k->pfd = (struct pollfd *)(void *)(p + o_pfd);
+	k->pfd_kid = (int *)(void *)(p + o_kid);
+}
 
 static void
 kids_free(struct kids *k)
 {
-	free(k->k);
-	free(k->peer);
-	free(k->pfd);
-	free(k->pfd_kid);
+	(void)munmap(k->map, k->maplen);
 }
 
 static int
@@ -448,14 +477,8 @@ listen_serve(struct listener *l,
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC)) == -1)
 		err(EXIT_SYS, "signalfd");
 	l->capture_off = capture_page();
-	memset(&k, 0, sizeof(k));
-	k.cap = l->max_conns + 2 * l->spare;
-	if ((k.k = calloc((size_t)k.cap, sizeof(*k.k))) == NULL ||
-	    (k.peer = calloc((size_t)k.cap, sizeof(*k.peer))) == NULL ||
-	    (k.pfd_kid = calloc((size_t)k.cap, sizeof(int))) == NULL ||
-	    (pfd = k.pfd = calloc(l->nfds + 3 + 2 * (size_t)k.cap,
-	    sizeof(*pfd))) == NULL)
-		err(EXIT_SYS, "calloc");
+	kids_alloc(&k, l->max_conns + 2 * l->spare, l->nfds);
+	pfd = k.pfd;
 	for (;;) {
 		if (deadline != 0 && k.n == 0 && (l->shared == NULL ||
 		    !collector_busy(l->shared)))
