@@ -105,11 +105,13 @@ fd_count() {
 	start_tcptap -t "'$ROOT/bin/tap-cat' -d c2s >> '$T/c2s'" 127.0.0.1:0 "127.0.0.1:$srv_port"
 	run peer connect "127.0.0.1:$tap_port" send=one recv=3 shut eof
 	assert_success
-	wait_log "$T/tap.err" '^tcptap: close '
+	relay=$(ps -o pid= --ppid "$tap_pid" | tr -d ' ')
+	wait_spare "$relay"
 	kill -USR1 "$tap_pid"
 	wait_log "$T/tap.err" '^tcptap: capture off'
 	run peer connect "127.0.0.1:$tap_port" send=two recv=3 shut eof
 	assert_success
+	wait_spare "$relay"
 	# Off then on at once: the switch, not the signals' order, decides.
 	kill -USR1 "$tap_pid"
 	kill -USR2 "$tap_pid"
