@@ -426,7 +426,7 @@ cmd_hold(int argc, char **argv)
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		err(3, "epoll_create1");
 
-	/* Phase 1: connect, at most batch in progress. */
+	/* Phase 1: connect, at most batch in progress, HOLD_QUEUE unrelayed. */
 	t0 = now();
 	deadline = t0 + secs;
 	while (connected + failed < want) {
